@@ -159,13 +159,13 @@ export class Graph {
     const renamable = to.producer?.graph === this && !to.isGraphOutput && !to.isGraphInput && !to.isInitializer;
     if (renamable) {
       const oldName = from.name;
-      this.renameValue(from, this.names.unique(`${oldName}_replaced`));
+      this.renameValue(from, this.names.unique(`${oldName}_replaced`), { force: true });
       this.renameValue(to, oldName, { force: true });
       to.type ??= from.type;
       for (let i = 0; i < this.outputs.length; i++) if (this.outputs[i] === from) this.outputs[i] = to;
     } else {
       const oldName = from.name;
-      this.renameValue(from, this.names.unique(`${oldName}_replaced`));
+      this.renameValue(from, this.names.unique(`${oldName}_replaced`), { force: true });
       const id = this.addNode({ opType: 'Identity', inputs: [to], outputs: [oldName] });
       id.output().type = from.type ?? to.type;
       for (let i = 0; i < this.outputs.length; i++) if (this.outputs[i] === from) this.outputs[i] = id.output();
@@ -183,6 +183,7 @@ export class Graph {
       for (const [k, v] of entries) this.initializers.set(k === value.name ? name : k, v);
       value.initializer = value.initializer!.withName(name);
     }
+    this.names.release(value.name);
     this.names.reserve(name);
     value.name = name;
   }

@@ -10,6 +10,11 @@ export class NameAuthority {
     if (name) this.used.add(name);
   }
 
+  /** Frees a name that nothing uses any more (after a rename), so it can be handed out again. */
+  release(name: string): void {
+    this.used.delete(name);
+  }
+
   has(name: string): boolean {
     return this.used.has(name);
   }

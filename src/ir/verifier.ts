@@ -42,11 +42,13 @@ function verifyGraph(g: Graph, problems: Problem[], defined: Map<string, string>
       if (o.producer !== n || o.outputIndex !== i) problems.push({ message: `output ${o.name} of ${n.label} has a wrong producer link`, node: n });
     });
   }
+  const members = new Set(g.nodes);
+  const isMember = (n: Node): boolean => (n.graph === g ? members.has(n) : !!n.graph && n.graph.nodes.includes(n));
   for (const n of g.nodes) {
     n.inputs.forEach((v, i) => {
       if (!v) return;
       if (!isVisible(v.graph, g)) problems.push({ message: `node ${n.label} reads '${v.name}', which is not defined in its scope${where}`, node: n });
-      else if (v.producer && v.producer.graph !== v.graph) problems.push({ message: `node ${n.label} reads '${v.name}', whose producer was removed${where}`, node: n });
+      else if (v.producer && (v.producer.graph !== v.graph || !isMember(v.producer))) problems.push({ message: `node ${n.label} reads '${v.name}', whose producer was removed${where}`, node: n });
       else if (!v.producer && !v.graph.inputs.includes(v) && v.graph.initializers.get(v.name) !== v)
         problems.push({ message: `node ${n.label} reads '${v.name}', which nothing defines${where}`, node: n });
       if (!v.uses.some((u) => u.node === n && u.index === i)) problems.push({ message: `use list of '${v.name}' misses ${n.label} input ${i}`, node: n });

@@ -1,0 +1,8 @@
+import { dce } from './canonicalize/dce.js';
+import { defaultRegistry, type PassRegistry } from './registry.js';
+
+/** Registers every built-in pass and alias once. */
+export function registerBuiltinPasses(registry: PassRegistry = defaultRegistry): void {
+  if (registry.has('dce')) return;
+  registry.register(dce);
+}
