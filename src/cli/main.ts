@@ -1,0 +1,109 @@
+#!/usr/bin/env node
+import yargs, { type Argv } from 'yargs';
+import { hideBin } from 'yargs/helpers';
+import { OnnxOptError } from '../errors.js';
+import { registerBuiltinPasses } from '../passes/builtin.js';
+import { loadPlugin } from '../passes/plugins.js';
+import { defaultRegistry } from '../passes/registry.js';
+import { inspectCommand } from './commands/inspect.js';
+import { formatPassList } from './commands/list-passes.js';
+import { optimizeCommand } from './commands/optimize.js';
+import { EXIT_USAGE, reportError } from './exit.js';
+
+/** Runs the CLI on `argv` (without node and script) and returns the exit code. */
+export async function main(argv: string[]): Promise<number> {
+  const debug = argv.includes('--debug');
+  try {
+    registerBuiltinPasses();
+    // Plugins register passes before the pipeline is parsed, so --plugin must be read first.
+    for (const p of pluginArgs(argv)) await loadPlugin(p);
+    let code = 0;
+    const cli = buildCli(yargs(argv), (c) => (code = c));
+    await cli.parseAsync();
+    return code;
+  } catch (e) {
+    return reportError(e, debug);
+  }
+}
+
+function pluginArgs(argv: string[]): string[] {
+  const out: string[] = [];
+  argv.forEach((a, i) => {
+    if (a === '--plugin' && argv[i + 1]) out.push(argv[i + 1]!);
+    else if (a.startsWith('--plugin=')) out.push(a.slice('--plugin='.length));
+  });
+  return out;
+}
+
+function buildCli(y: Argv, setCode: (c: number) => void): Argv {
+  return y
+    .scriptName('onnx-opt')
+    .usage('$0 <model.onnx> -o <out.onnx> --passes=<pipeline>\n\nOptimize an ONNX language model by changing its architecture: prune redundant attention, fuse FFN runs.')
+    .option('debug', { type: 'boolean', describe: 'show stack traces for errors' })
+    .option('plugin', { type: 'string', array: true, describe: 'ES module whose default export returns passes (repeatable)' })
+    .command(
+      '$0 [input]',
+      'optimize a model with a pass pipeline',
+      (c) =>
+        c
+          .positional('input', { type: 'string', describe: 'input .onnx model' })
+          .option('output', { alias: 'o', type: 'string', describe: 'output .onnx path (written atomically; the input is never modified)' })
+          .option('passes', { alias: 'p', type: 'string', default: '', describe: "pipeline, e.g. 'canonicalize,attn-prune{count=4},ffn-fuse'" })
+          .option('list-passes', { type: 'boolean', describe: 'list passes with their options and exit' })
+          .option('stats', { type: 'boolean', describe: 'print per-pass wall time and statistics' })
+          .option('verify-each', { type: 'boolean', describe: 'run the IR verifier after every pass' })
+          .option('print-ir-after', { type: 'string', describe: 'print the IR after <pass>, all, or changed' })
+          .option('external-data', { type: 'string', choices: ['auto', 'inline', 'external', 'keep'] as const, default: 'auto', describe: 'where weights go in the output' })
+          .option('quiet', { alias: 'q', type: 'boolean', describe: 'no progress or messages' })
+          .option('json', { type: 'boolean', describe: 'print a machine-readable result on stdout and nothing else there' }),
+      async (a) => {
+        if (a['list-passes']) {
+          process.stdout.write(formatPassList(defaultRegistry) + '\n');
+          return setCode(0);
+        }
+        if (!a.input) throw new OnnxOptError('USAGE', 'no input model given (see --help)');
+        if (!a.output) throw new OnnxOptError('USAGE', 'no output path given: use -o <out.onnx>');
+        setCode(
+          await optimizeCommand({
+            input: a.input,
+            output: a.output,
+            passes: a.passes,
+            stats: a.stats,
+            verifyEach: a['verify-each'],
+            printIrAfter: a['print-ir-after'],
+            externalData: a['external-data'] as 'auto',
+            quiet: a.quiet,
+            json: a.json,
+          }),
+        );
+      },
+    )
+    .command(
+      'inspect <model>',
+      'show op histogram, inputs/outputs, parameters and external data',
+      (c) => c.positional('model', { type: 'string', demandOption: true }).option('json', { type: 'boolean', describe: 'machine-readable output' }),
+      (a) => setCode(inspectCommand({ model: a.model, json: a.json })),
+    )
+    .strictCommands()
+    .strictOptions()
+    .help()
+    .version()
+    .fail((msg, err) => {
+      if (err) throw err;
+      throw new OnnxOptError('USAGE', msg.split('\n')[0]!);
+    })
+    .exitProcess(false);
+}
+
+if (import.meta.url === `file://${process.argv[1]}` || process.argv[1]?.endsWith('/onnx-opt')) {
+  main(hideBin(process.argv)).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (e) => {
+      process.exitCode = reportError(e, true);
+    },
+  );
+}
+
+export { EXIT_USAGE };

@@ -1,0 +1,49 @@
+/**
+ * onnx-opt's programmatic API: load a model, run passes on it, save it.
+ *
+ *   const model = loadModel('model.onnx');
+ *   await runPipeline(model, 'canonicalize,attn-prune{count=4},ffn-fuse');
+ *   saveModel(model, 'out.onnx');
+ */
+import { registerBuiltinPasses } from './passes/builtin.js';
+import type { PassDefinition } from './passes/pass.js';
+import { defaultRegistry } from './passes/registry.js';
+
+registerBuiltinPasses();
+
+export { OnnxOptError, isOnnxOptError, type ErrorCode } from './errors.js';
+
+// IR
+export { Attribute, AttributeType, type AttributeValue } from './ir/attribute.js';
+export { GraphBuilder, type OpOptions } from './ir/builder.js';
+export { DataType, bitsPerElement, byteSizeOf, dtypeShortName, type TypedArray } from './ir/dtype.js';
+export { Graph, topologicalOrder, type NodeSpec } from './ir/graph.js';
+export { Model, type OpsetImport } from './ir/model.js';
+export { NameAuthority } from './ir/name-authority.js';
+export { Node } from './ir/node.js';
+export { printGraph, printModel } from './ir/printer.js';
+export { formatSummary, summarizeModel, type ModelSummary } from './ir/summary.js';
+export { Tensor, float16ToNumber, numberToFloat16, type TensorStorage } from './ir/tensor.js';
+export { formatType, tensorType, type Dim, type TensorType, type ValueType } from './ir/types.js';
+export { Value, type Use } from './ir/value.js';
+export { verifyModel, type Problem } from './ir/verifier.js';
+
+// I/O
+export { loadModel, loadModelFromBytes, type LoadOptions } from './io/read-model.js';
+export { saveModel, serializeModel, type SaveOptions, type SaveResult } from './codegen/write-model.js';
+
+// Passes
+export { definePass, type OptionSpec, type OptionSpecs, type Pass, type PassContext, type PassDefinition, type PassResult } from './passes/pass.js';
+export { buildPipeline, runPipeline, runSteps, type PipelineRun, type PipelineStep, type RunOptions } from './passes/pass-manager.js';
+export { parsePipeline, printPipeline, type PipelineElement } from './passes/pipeline.js';
+export { PassRegistry, defaultRegistry } from './passes/registry.js';
+export { loadPlugin } from './passes/plugins.js';
+export { dce } from './passes/canonicalize/dce.js';
+
+// Runtime
+export { ModelSession, withSession, type SessionOptions } from './runtime/session.js';
+
+/** Makes a pass available to pipelines by name (`runPipeline(model, 'my-pass{k=1}')`). */
+export function registerPass(def: PassDefinition): void {
+  defaultRegistry.register(def);
+}
