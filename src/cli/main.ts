@@ -54,6 +54,7 @@ function buildCli(y: Argv, setCode: (c: number) => void): Argv {
           .option('verify-each', { type: 'boolean', describe: 'run the IR verifier after every pass' })
           .option('print-ir-after', { type: 'string', describe: 'print the IR after <pass>, all, or changed' })
           .option('external-data', { type: 'string', choices: ['auto', 'inline', 'external', 'keep'] as const, default: 'auto', describe: 'where weights go in the output' })
+          .option('fsync', { type: 'boolean', describe: 'fsync output files before renaming them into place (durable across power loss)' })
           .option('quiet', { alias: 'q', type: 'boolean', describe: 'no progress or messages' })
           .option('json', { type: 'boolean', describe: 'print a machine-readable result on stdout and nothing else there' }),
       async (a) => {
@@ -72,6 +73,7 @@ function buildCli(y: Argv, setCode: (c: number) => void): Argv {
             verifyEach: a['verify-each'],
             printIrAfter: a['print-ir-after'],
             externalData: a['external-data'] as 'auto',
+            fsync: a.fsync,
             quiet: a.quiet,
             json: a.json,
           }),

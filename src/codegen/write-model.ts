@@ -30,6 +30,12 @@ export interface SaveOptions {
   shardSize?: number;
   /** Inline total above which `auto` goes external (default 1.5 GiB, leaving room under protobuf's 2 GiB). */
   maxInlineBytes?: number;
+  /**
+   * fsync every file before the renames (default false). The rename alone already guarantees that
+   * a killed process leaves the old file or the new one; fsync adds durability across power loss,
+   * at the cost of waiting for the disk.
+   */
+  fsync?: boolean;
 }
 
 export interface SaveResult {
@@ -132,11 +138,11 @@ export function saveModel(model: Model, path: string, options: SaveOptions = {})
       const final = join(dir, loc);
       const temp = tempOf(final);
       temps.push(temp);
-      written += writeDataFile(temp, placements.filter((p) => p.file === k));
+      written += writeDataFile(temp, placements.filter((p) => p.file === k), options.fsync ?? false);
     });
     const tempModel = tempOf(out);
     temps.push(tempModel);
-    writeWhole(tempModel, bytes);
+    writeWhole(tempModel, bytes, options.fsync ?? false);
     // Data first, model last: a reader never sees a new .onnx pointing at missing data.
     locations.forEach((loc, k) => renameSync(temps[k]!, join(dir, loc)));
     renameSync(tempModel, out);
@@ -181,31 +187,32 @@ function checkLocation(location: string, path: string): void {
   }
 }
 
-function writeWhole(path: string, bytes: Uint8Array): void {
+function writeWhole(path: string, bytes: Uint8Array, fsync: boolean): void {
   const fd = openSync(path, 'w');
   try {
     let done = 0;
     while (done < bytes.byteLength) done += writeSync(fd, bytes, done, bytes.byteLength - done);
-    fsyncSync(fd);
+    if (fsync) fsyncSync(fd);
   } finally {
     closeSync(fd);
   }
 }
 
-function writeDataFile(path: string, placements: Placement[]): number {
+function writeDataFile(path: string, placements: Placement[], fsync: boolean): number {
   const fd = openSync(path, 'w');
   let end = 0;
+  const scratch = new Uint8Array(COPY_CHUNK);
   try {
     for (const p of placements) {
       let pos = p.offset;
-      for (const chunk of p.tensor.chunks(COPY_CHUNK)) {
+      for (const chunk of p.tensor.chunks(COPY_CHUNK, scratch)) {
         let done = 0;
         while (done < chunk.byteLength) done += writeSync(fd, chunk, done, chunk.byteLength - done, pos + done);
         pos += chunk.byteLength;
       }
       end = Math.max(end, pos);
     }
-    fsyncSync(fd);
+    if (fsync) fsyncSync(fd);
   } finally {
     closeSync(fd);
   }

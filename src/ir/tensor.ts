@@ -88,8 +88,12 @@ export class Tensor {
     }
   }
 
-  /** Streams the bytes in pieces of at most `chunkSize`, so that huge external tensors never sit in memory whole. */
-  *chunks(chunkSize = 16 << 20): Generator<Uint8Array> {
+  /**
+   * Streams the bytes in pieces of at most `chunkSize`, so that huge external tensors never sit
+   * in memory whole. With `scratch`, external reads reuse that buffer: each chunk is valid only
+   * until the next one is requested.
+   */
+  *chunks(chunkSize = 16 << 20, scratch?: Uint8Array): Generator<Uint8Array> {
     const s = this.storage;
     if (s.kind !== 'external') {
       yield this.bytes();
@@ -99,7 +103,7 @@ export class Tensor {
     try {
       for (let done = 0; done < s.length; ) {
         const n = Math.min(chunkSize, s.length - done);
-        yield readFully(fd, s.path, n, s.offset + done);
+        yield readFully(fd, s.path, n, s.offset + done, scratch && scratch.byteLength >= n ? scratch.subarray(0, n) : undefined);
         done += n;
       }
     } finally {
@@ -219,8 +223,8 @@ function openFile(path: string): number {
   }
 }
 
-function readFully(fd: number, path: string, length: number, position: number): Uint8Array {
-  const buf = new Uint8Array(length);
+function readFully(fd: number, path: string, length: number, position: number, into?: Uint8Array): Uint8Array {
+  const buf = into ?? new Uint8Array(length);
   let got = 0;
   while (got < length) {
     const n = readSync(fd, buf, got, length - got, position + got);

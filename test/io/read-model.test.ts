@@ -1,4 +1,4 @@
-import { readFileSync, statSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
@@ -115,6 +115,18 @@ describe('loading the real torch.onnx exports', () => {
     const back = loadModel(out);
     const locations = new Set([...back.graph.initializers.values()].flatMap((v) => (v.initializer!.storage.kind === 'external' ? [v.initializer!.storage.location] : [])));
     expect(locations.size).toBe(res.dataFiles.length);
+  });
+
+  it('writes over its own input safely: data is read before anything is renamed', async () => {
+    const dir = tempDir();
+    const path = join(dir, 'model.onnx');
+    saveModel(loadModel(TINYLLAMA_EXT), path, { externalData: 'keep' });
+    const feeds = { input_ids: tokens(TEXT, 32) };
+    const before = await runFile(path, feeds);
+    saveModel(loadModel(path), path, { externalData: 'keep' });
+    const after = await runFile(path, feeds);
+    expect(bytesOf(after.logits!).equals(bytesOf(before.logits!))).toBe(true);
+    expect(readdirSync(dir).sort()).toEqual(['model.onnx', 'model.onnx.data']);
   });
 
   it('inlines external data on request', () => {

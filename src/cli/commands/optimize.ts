@@ -15,6 +15,7 @@ export interface OptimizeArgs {
   verifyEach?: boolean;
   printIrAfter?: string;
   externalData?: SaveOptions['externalData'];
+  fsync?: boolean;
   quiet?: boolean;
   json?: boolean;
 }
@@ -34,7 +35,7 @@ export async function optimizeCommand(args: OptimizeArgs): Promise<number> {
     log,
     reproducer: (pipeline) => `onnx-opt ${JSON.stringify(resolve(args.input))} -o /tmp/repro.onnx --passes='${pipeline}' --debug`,
   });
-  const saved = saveModel(model, args.output, { externalData: args.externalData });
+  const saved = saveModel(model, args.output, { externalData: args.externalData, fsync: args.fsync });
   if (args.stats && !args.json) {
     process.stderr.write('pass statistics:\n');
     for (const t of run.timings) {

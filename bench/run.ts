@@ -1,0 +1,17 @@
+// `npm run bench [name...]`: runs the named benchmarks (all by default). Each prints ratios
+// against a baseline measured in the same run; nothing here asserts on time.
+import { benchIo } from './io.js';
+
+const benches: Record<string, () => void | Promise<void>> = {
+  io: () => benchIo(),
+};
+
+const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));
+for (const name of wanted.length ? wanted : Object.keys(benches)) {
+  const b = benches[name];
+  if (!b) {
+    console.error(`unknown benchmark '${name}' (have: ${Object.keys(benches).join(', ')})`);
+    process.exit(2);
+  }
+  await b();
+}
