@@ -5,6 +5,7 @@ import { OnnxOptError } from '../errors.js';
 import { registerBuiltinPasses } from '../passes/builtin.js';
 import { loadPlugin } from '../passes/plugins.js';
 import { defaultRegistry } from '../passes/registry.js';
+import { demoCommand } from './commands/demo.js';
 import { inspectCommand } from './commands/inspect.js';
 import { formatPassList } from './commands/list-passes.js';
 import { optimizeCommand } from './commands/optimize.js';
@@ -85,6 +86,12 @@ function buildCli(y: Argv, setCode: (c: number) => void): Argv {
       'show op histogram, inputs/outputs, parameters and external data',
       (c) => c.positional('model', { type: 'string', demandOption: true }).option('json', { type: 'boolean', describe: 'machine-readable output' }),
       (a) => setCode(inspectCommand({ model: a.model, json: a.json })),
+    )
+    .command(
+      'demo',
+      'build the bundled demo model with planted redundancy, optimize it, and summarize',
+      (c) => c.option('dir', { type: 'string', default: 'demo-output', describe: 'folder for the demo model, its optimized copy and the report' }).option('quiet', { alias: 'q', type: 'boolean' }),
+      async (a) => setCode(await demoCommand({ dir: a.dir, quiet: a.quiet })),
     )
     .strictCommands()
     .strictOptions()
