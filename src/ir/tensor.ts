@@ -18,7 +18,12 @@ export type TensorStorage =
       readonly location: string;
       readonly offset: number;
       readonly length: number;
-    };
+    }
+  /**
+   * Bytes computed on demand (fused weights): nothing is held until the writer asks, and the
+   * result is not cached, so peak memory stays at one tensor however many are pending.
+   */
+  | { readonly kind: 'lazy'; readonly length: number; readonly compute: () => Uint8Array };
 
 /**
  * An immutable tensor handle. Weights are never decoded or loaded until a pass asks for them:
@@ -53,6 +58,12 @@ export class Tensor {
     return new Tensor({ name, dtype, dims, storage: { kind: 'raw', bytes } });
   }
 
+  /** A tensor whose bytes `compute` produces when read (`length` bytes, checked then). */
+  static lazy(name: string, dtype: DataType, dims: readonly number[], compute: () => Uint8Array): Tensor {
+    const length = byteSizeOf(dtype, dims.reduce((a, b) => a * b, 1));
+    return new Tensor({ name, dtype, dims, storage: { kind: 'lazy', length, compute } });
+  }
+
   /** The same data under another name (no copy). */
   withName(name: string): Tensor {
     return new Tensor({ name, dtype: this.dtype, dims: this.dims, storage: this.storage });
@@ -66,7 +77,7 @@ export class Tensor {
 
   /** Size of the packed little-endian data, as raw_data or an external file holds it. */
   get byteLength(): number {
-    if (this.storage.kind === 'external') return this.storage.length;
+    if (this.storage.kind === 'external' || this.storage.kind === 'lazy') return this.storage.length;
     if (this.storage.kind === 'raw') return this.storage.bytes.byteLength;
     return byteSizeOf(this.dtype, this.size);
   }
@@ -85,6 +96,11 @@ export class Tensor {
         return fieldsToBytes(s.proto, this.dtype, this.size);
       case 'external':
         return readRange(s.path, s.offset, s.length);
+      case 'lazy': {
+        const b = s.compute();
+        if (b.byteLength !== s.length) throw new Error(`tensor ${this.name}: computed ${b.byteLength} bytes, expected ${s.length}`);
+        return b;
+      }
     }
   }
 
