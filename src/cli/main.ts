@@ -7,6 +7,8 @@ import { loadPlugin } from '../passes/plugins.js';
 import { defaultRegistry } from '../passes/registry.js';
 import { demoCommand } from './commands/demo.js';
 import { inspectCommand } from './commands/inspect.js';
+import { verifyCommand } from './commands/verify.js';
+import { withCalibrationOptions } from './calibration-args.js';
 import { formatPassList } from './commands/list-passes.js';
 import { optimizeCommand } from './commands/optimize.js';
 import { EXIT_USAGE, reportError } from './exit.js';
@@ -46,7 +48,7 @@ function buildCli(y: Argv, setCode: (c: number) => void): Argv {
       '$0 [input]',
       'optimize a model with a pass pipeline',
       (c) =>
-        c
+        withCalibrationOptions(c)
           .positional('input', { type: 'string', describe: 'input .onnx model' })
           .option('output', { alias: 'o', type: 'string', describe: 'output .onnx path (written atomically; the input is never modified)' })
           .option('passes', { alias: 'p', type: 'string', default: '', describe: "pipeline, e.g. 'canonicalize,attn-prune{count=4},ffn-fuse'" })
@@ -57,7 +59,8 @@ function buildCli(y: Argv, setCode: (c: number) => void): Argv {
           .option('external-data', { type: 'string', choices: ['auto', 'inline', 'external', 'keep'] as const, default: 'auto', describe: 'where weights go in the output' })
           .option('fsync', { type: 'boolean', describe: 'fsync output files before renaming them into place (durable across power loss)' })
           .option('quiet', { alias: 'q', type: 'boolean', describe: 'no progress or messages' })
-          .option('json', { type: 'boolean', describe: 'print a machine-readable result on stdout and nothing else there' }),
+          .option('json', { type: 'boolean', describe: 'print a machine-readable result on stdout and nothing else there' })
+          .option('verify', { type: 'string', describe: "after writing, compare output with input on calibration data; optional thresholds 'max-kl=0.05,min-top1=0.9,max-abs=1e-3' (exit 1 if breached; the output is still written)" }),
       async (a) => {
         if (a['list-passes']) {
           process.stdout.write(formatPassList(defaultRegistry) + '\n');
@@ -75,6 +78,12 @@ function buildCli(y: Argv, setCode: (c: number) => void): Argv {
             printIrAfter: a['print-ir-after'],
             externalData: a['external-data'] as 'auto',
             fsync: a.fsync,
+            verify: a.verify === undefined ? undefined : String(a.verify),
+            calib: a.calib,
+            tokenizer: a.tokenizer,
+            calibSequences: a['calib-sequences'],
+            calibLength: a['calib-length'],
+            seed: a.seed,
             quiet: a.quiet,
             json: a.json,
           }),
@@ -86,6 +95,36 @@ function buildCli(y: Argv, setCode: (c: number) => void): Argv {
       'show op histogram, inputs/outputs, parameters and external data',
       (c) => c.positional('model', { type: 'string', demandOption: true }).option('json', { type: 'boolean', describe: 'machine-readable output' }),
       (a) => setCode(inspectCommand({ model: a.model, json: a.json })),
+    )
+    .command(
+      'verify <original> <optimized>',
+      'run both models on calibration data and compare: errors, KL, top-1, perplexity',
+      (c) =>
+        withCalibrationOptions(
+          c
+            .positional('original', { type: 'string', demandOption: true })
+            .positional('optimized', { type: 'string', demandOption: true })
+            .option('max-kl', { type: 'number', describe: 'fail (exit 1) if the mean next-token KL exceeds this' })
+            .option('min-top1', { type: 'number', describe: 'fail (exit 1) if top-1 agreement is below this' })
+            .option('max-abs', { type: 'number', describe: 'fail (exit 1) if any output differs by more than this' })
+            .option('json', { type: 'boolean', describe: 'machine-readable result on stdout' }),
+        ),
+      async (a) =>
+        setCode(
+          await verifyCommand({
+            original: a.original,
+            optimized: a.optimized,
+            maxKl: a['max-kl'],
+            minTop1: a['min-top1'],
+            maxAbs: a['max-abs'],
+            json: a.json,
+            calib: a.calib,
+            tokenizer: a.tokenizer,
+            calibSequences: a['calib-sequences'],
+            calibLength: a['calib-length'],
+            seed: a.seed,
+          }),
+        ),
     )
     .command(
       'demo',

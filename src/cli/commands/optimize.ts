@@ -6,8 +6,13 @@ import { saveModel, type SaveOptions } from '../../codegen/write-model.js';
 import { buildPipeline, runSteps } from '../../passes/pass-manager.js';
 import { defaultRegistry } from '../../passes/registry.js';
 import { formatBytes } from '../../ir/summary.js';
+import { compareModels, formatComparison, type ComparisonResult } from '../../verify/compare.js';
+import { loadCalibrationFromArgs, parseThresholds, type CalibrationArgs } from '../calibration-args.js';
+import { EXIT_CHECK_FAILED } from '../exit.js';
 
-export interface OptimizeArgs {
+export interface OptimizeArgs extends CalibrationArgs {
+  /** `--verify` or `--verify=max-kl=0.05,min-top1=0.9`: compare input and output after writing. */
+  verify?: string;
   input: string;
   output: string;
   passes: string;
@@ -43,10 +48,24 @@ export async function optimizeCommand(args: OptimizeArgs): Promise<number> {
       process.stderr.write(`  ${t.pass.padEnd(28)} ${t.ms.toFixed(1).padStart(9)} ms  ${t.modified ? 'changed' : 'unchanged'}${stats ? `  (${stats})` : ''}\n`);
     }
   }
+  let verification: ComparisonResult | undefined;
+  if (args.verify !== undefined) {
+    // Compare the files as written: the reference is re-read, since passes edited `model` in place.
+    const thresholds = parseThresholds(args.verify);
+    const original = loadModel(args.input);
+    const data = await loadCalibrationFromArgs(original, args);
+    verification = await compareModels(original, loadModel(args.output), data, { thresholds, labels: ['original', 'optimized'] });
+    run.report.verify = verification;
+    if (!args.json) process.stderr.write(formatComparison(verification) + '\n');
+  }
   if (args.json) {
     process.stdout.write(JSON.stringify({ input: args.input, output: saved.modelPath, dataFiles: saved.dataFiles, pipeline: args.passes, modified: run.modified, passes: run.timings, report: run.report }, null, 2) + '\n');
   } else {
     log(`wrote ${args.output} (${formatBytes(saved.bytesWritten)}${saved.dataFiles.length ? `, ${saved.dataFiles.length} data file(s)` : ''})`);
+  }
+  if (verification && !verification.passed) {
+    log(`verification FAILED: ${verification.breaches.map((b) => b.message).join('; ')} (the output was written)`);
+    return EXIT_CHECK_FAILED;
   }
   return 0;
 }
