@@ -3,6 +3,7 @@ import { dce } from './canonicalize/dce.js';
 import { eliminateIdentity } from './canonicalize/eliminate-identity.js';
 import { foldConstants } from './canonicalize/fold-constants.js';
 import { inferShapesPass } from './shape-inference/infer-shapes.js';
+import { attnPrune } from './attn-prune/attn-prune.js';
 import { defaultRegistry, type PassRegistry } from './registry.js';
 
 /** What `canonicalize` expands to. */
@@ -21,4 +22,5 @@ export function registerBuiltinPasses(registry: PassRegistry = defaultRegistry):
     'remove no-ops, fold constants, CSE and DCE until nothing changes',
   );
   registry.register(inferShapesPass);
+  registry.register(attnPrune);
 }

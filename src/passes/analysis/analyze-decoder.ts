@@ -1,0 +1,365 @@
+import type { Model } from '../../ir/model.js';
+import type { Node } from '../../ir/node.js';
+import type { Value } from '../../ir/value.js';
+import { findMatches } from '../pattern/index.js';
+import type { AttentionInfo, FfnInfo, LayerInfo, LayerMap, NormInfo, UnrecognizedLayer, WeightRef } from './layer-map.js';
+import { backwardNodes, dependsOn, forwardNodes, graphInputsUpstream } from './slices.js';
+import type { FfnFound, NormFound, Spelling } from './spelling.js';
+import { matmulWeight } from './spelling.js';
+import { ALL_SPELLINGS } from './spellings/index.js';
+import { scalarReader } from './spellings/torchscript.js';
+
+export interface AnalyzeOptions {
+  /** Spellings to try (default: all). */
+  spellings?: readonly Spelling[];
+}
+
+interface Found<T> {
+  item: T;
+  spelling: string;
+}
+
+/** The value that carries the residual stream out of a norm: output 3 of fused Skip norms, else its input. */
+function streamOf(n: NormFound): Value {
+  return n.fused?.residualOutput ?? n.input;
+}
+
+/**
+ * Finds the decoder layers: norms and FFNs come from the spellings' pattern rules; the residual
+ * joins, attention sublayers and KV-cache ownership follow from dataflow between them. A layer
+ * whose parts are not all recognized is reported unrecognized, with the reason, never guessed.
+ */
+export function analyzeDecoder(model: Model, options: AnalyzeOptions = {}): LayerMap {
+  const spellings = options.spellings ?? ALL_SPELLINGS;
+  const g = model.graph;
+  const order = new Map(g.nodes.map((n, i) => [n, i]));
+  const position = (v: Value) => (v.producer ? (order.get(v.producer) ?? -1) : -1);
+
+  const norms = new Map<Value, Found<NormFound>>();
+  const ffns: Found<FfnFound>[] = [];
+  const rejected: string[] = [];
+  for (const s of spellings) {
+    for (const r of s.norms) {
+      for (const m of findMatches(model, r.rule)) {
+        if (m.graph !== g) continue;
+        const d = r.describe(m);
+        if (typeof d === 'string') rejected.push(`${r.rule.name} at ${m.root.label}: ${d}`);
+        else if (!norms.has(d.output)) norms.set(d.output, { item: d, spelling: s.name });
+      }
+    }
+    for (const r of s.ffns) {
+      for (const m of findMatches(model, r.rule)) {
+        if (m.graph !== g) continue;
+        const d = r.describe(m);
+        if (typeof d === 'string') rejected.push(`${r.rule.name} at ${m.root.label}: ${d}`);
+        else if (!ffns.some((f) => f.item.output === d.output)) ffns.push({ item: d, spelling: s.name });
+      }
+    }
+  }
+  ffns.sort((a, b) => position(a.item.output) - position(b.item.output));
+
+  const normOf = (v: Value): Found<NormFound> | undefined => {
+    const direct = norms.get(v);
+    if (direct) return direct;
+    // fp16 exports may cast the normalized value before the projections.
+    const p = v.producer;
+    if (p?.opType === 'Cast' && p.inputs[0]) return norms.get(p.inputs[0]);
+    return undefined;
+  };
+
+  const attentionOps = new Set(spellings.flatMap((s) => s.attentionOps));
+  const layers: LayerInfo[] = [];
+  const unrecognized: UnrecognizedLayer[] = [];
+  const usedSpellings = new Set<string>();
+
+  ffns.forEach((f, index) => {
+    const ffn = f.item;
+    const n2 = normOf(ffn.input);
+    if (!n2) {
+      unrecognized.push({ index, reason: `the FFN at ${ffn.output.producer?.label} does not read the output of a recognized norm` });
+      return;
+    }
+    usedSpellings.add(f.spelling);
+    usedSpellings.add(n2.spelling);
+    const norm2 = n2.item;
+    const xMid = streamOf(norm2);
+    const ffnJoin = findJoin(ffn.output, xMid, norms);
+    // Attention: what was added to the stream just before the FFN's norm.
+    let attention: AttentionInfo | undefined;
+    let xIn = xMid;
+    let parallel = false;
+    const attJoin = attentionJoin(norm2, norms, position);
+    if (attJoin) {
+      const info = describeAttention(model, attJoin.norm, attJoin.output, attJoin.residualAdd, attentionOps);
+      if (typeof info === 'string') {
+        unrecognized.push({ index, reason: info });
+        return;
+      }
+      attention = info;
+      xIn = attJoin.streamIn;
+    } else if (ffnJoin?.parallelWith) {
+      const n1 = ffnJoin.parallelWith;
+      const info = describeAttention(model, n1.norm, n1.output, ffnJoin.node, attentionOps);
+      if (typeof info === 'string') {
+        unrecognized.push({ index, reason: info });
+        return;
+      }
+      attention = info;
+      parallel = true;
+    }
+    if (!ffnJoin) {
+      unrecognized.push({ index, reason: `the FFN output ${ffn.output.name} is not added to the residual stream ${xMid.name}` });
+      return;
+    }
+    const ffnInfo: FfnInfo = {
+      norm: stripNorm(norm2),
+      kind: ffn.kind,
+      output: ffn.output,
+      residualAdd: ffnJoin.node,
+      nodes: ffn.nodes,
+      gate: ffn.gate,
+      up: ffn.up,
+      down: ffn.down,
+      upBias: ffn.upBias,
+      downBias: ffn.downBias,
+      activation: ffn.activation,
+    };
+    layers.push({ index, residualIn: xIn, residualMid: xMid, residualOut: ffnJoin.out, attention, ffn: ffnInfo, parallel });
+  });
+
+  assignCaches(layers);
+  const backbone: Value[] = [];
+  for (const l of layers) {
+    if (backbone[backbone.length - 1] !== l.residualIn) backbone.push(l.residualIn);
+    if (l.residualMid !== l.residualIn) backbone.push(l.residualMid);
+    backbone.push(l.residualOut);
+  }
+  const hiddenSize = layers[0]?.ffn?.down ? weightDims(layers[0].ffn.down)?.[1] : undefined;
+  return {
+    spelling: [...usedSpellings].join('+') || 'none',
+    layers,
+    unrecognized,
+    backbone,
+    hiddenSize,
+    ...(rejected.length ? { notes: rejected } : {}),
+  } as LayerMap;
+}
+
+function stripNorm(n: NormFound): NormInfo {
+  const { unscaled: _u, ...rest } = n;
+  return rest;
+}
+
+/** [in, out] of a weight as the MatMul sees it. */
+export function weightDims(w: WeightRef): [number, number] | undefined {
+  if (w.kind === 'matmulnbits') return [w.k, w.n];
+  const d = w.weight.initializer?.dims ?? w.weight.constant?.dims;
+  if (!d || d.length !== 2) return undefined;
+  return w.transposed ? [d[1]!, d[0]!] : [d[0]!, d[1]!];
+}
+
+interface Join {
+  node: Node;
+  /** The residual stream after the join. */
+  out: Value;
+  /** Parallel blocks: the attention added in the same join. */
+  parallelWith?: { norm: NormFound; output: Value };
+}
+
+/**
+ * Where sublayer output `s` joins stream `x`: an `Add(x, s)`, or a fused Skip norm reading both
+ * (its output 3 is the new stream). Parallel blocks add `s` to `x + a` or `a` to `x + s`.
+ */
+function findJoin(s: Value, x: Value, norms: Map<Value, Found<NormFound>>): Join | undefined {
+  for (const u of s.uses) {
+    const n = u.node;
+    if (n.opType === 'Add' && n.domain === '' && n.inputs.length === 2) {
+      const other = n.inputs[1 - u.index];
+      if (other === x) return { node: n, out: n.output(0) };
+    }
+    if (isSkipNorm(n)) {
+      const other = n.inputs[u.index === 0 ? 1 : 0];
+      if (other === x) {
+        const fused = [...norms.values()].find((f) => f.item.fused?.node === n);
+        return { node: n, out: fused ? streamOf(fused.item) : (n.outputs[3] ?? n.output(0)) };
+      }
+    }
+  }
+  return undefined;
+}
+
+function isSkipNorm(n: Node): boolean {
+  return (n.opType === 'SkipSimplifiedLayerNormalization' || n.opType === 'SkipLayerNormalization') && n.domain === 'com.microsoft';
+}
+
+/**
+ * The attention sublayer ending where the FFN's norm reads the stream: the stream is
+ * `Add(x_in, a)` (or a fused Skip norm over the two) with `a` computed from the norm of `x_in`.
+ */
+function attentionJoin(
+  norm2: NormFound,
+  norms: Map<Value, Found<NormFound>>,
+  position: (v: Value) => number,
+): { norm: NormFound; output: Value; residualAdd: Node; streamIn: Value } | undefined {
+  let operands: [Value | undefined, Value | undefined];
+  let join: Node;
+  if (norm2.fused) {
+    join = norm2.fused.node;
+    operands = [join.inputs[0], join.inputs[1]];
+  } else {
+    const p = norm2.input.producer;
+    if (!p || p.opType !== 'Add' || p.domain !== '' || p.inputs.length !== 2) return undefined;
+    join = p;
+    operands = [p.inputs[0], p.inputs[1]];
+  }
+  for (const [i, u] of operands.entries()) {
+    const a = operands[1 - i];
+    if (!u || !a) continue;
+    // The attention's norm reads stream `u`, and `a` depends on that norm's output.
+    const candidates = [...norms.values()].map((f) => f.item).filter((n) => streamOf(n) === u && n !== norm2);
+    for (const n1 of candidates.sort((x, y) => position(y.output) - position(x.output))) {
+      if (dependsOn(a, n1.output, new Set([u]))) return { norm: n1, output: a, residualAdd: join, streamIn: u };
+    }
+  }
+  return undefined;
+}
+
+function describeAttention(model: Model, norm: NormFound, output: Value, residualAdd: Node | undefined, attentionOps: Set<string>): AttentionInfo | string {
+  const stream = streamOf(norm);
+  const between = backwardNodes([output], { stopAt: new Set([norm.output, stream]) });
+  const fused = [...between].find((n) => attentionOps.has(`${n.domain}::${n.opType}`));
+  const softmax = [...between].find((n) => n.opType === 'Softmax' && n.domain === '');
+  if (!fused && !softmax) return `the sublayer adding ${output.name} to the stream has no Softmax or attention op: not an attention`;
+  const o = outputProjection(output);
+  const projections = [...forwardNodes([norm.output], new Set([output]))].filter(
+    (n) => between.has(n) && matmulWeight(n) && (n.inputs[0] === norm.output || n.inputs[0]?.producer?.inputs[0] === norm.output),
+  );
+  let q: WeightRef | undefined;
+  let k: WeightRef | undefined;
+  let v: WeightRef | undefined;
+  let qkv: WeightRef | undefined;
+  let heads: number | undefined;
+  let kvHeads: number | undefined;
+  if (fused) {
+    heads = fused.attrInt('num_heads');
+    kvHeads = fused.attrInt('kv_num_heads') ?? heads;
+    if (fused.opType === 'Attention') qkv = fused.inputs[1]?.constant ? { kind: 'matmul', node: fused, weight: fused.inputs[1], transposed: undefined } : undefined;
+    const [qi, ki, vi] = fused.inputs;
+    for (const p of projections) {
+      const w = matmulWeight(p)!;
+      const out = p.output(0);
+      const hitsQ = qi && dependsOn(qi, out);
+      const hitsK = ki && dependsOn(ki, out);
+      const hitsV = vi && dependsOn(vi, out);
+      if (hitsQ && !hitsK && !hitsV) q = w;
+      else if (hitsK && !hitsQ && !hitsV) k = w;
+      else if (hitsV && !hitsQ && !hitsK) v = w;
+      else if (hitsQ) qkv = w;
+    }
+  } else if (softmax) {
+    const scores = latestMatMul(backwardNodes([softmax.inputs[0]!], { stopAt: new Set([norm.output, stream]) }));
+    const context = [...between].find((n) => n.opType === 'MatMul' && n.inputs[0] && dependsOn(n.inputs[0], softmax.output(0)) && !matmulWeight(n));
+    for (const p of projections) {
+      const w = matmulWeight(p)!;
+      const out = p.output(0);
+      if (context?.inputs[1] && dependsOn(context.inputs[1], out)) v = v ? v : w;
+      else if (scores?.inputs[1] && dependsOn(scores.inputs[1], out)) k = w;
+      else if (scores?.inputs[0] && dependsOn(scores.inputs[0], out)) q = w;
+    }
+    if (q && k) {
+      heads = headsFromReshape(q.node);
+      kvHeads = headsFromReshape(k.node);
+    }
+  }
+  void model;
+  return {
+    norm: stripNorm(norm),
+    output,
+    residualAdd,
+    nodes: [...between],
+    op: fused ? fused.qualifiedOp : 'decomposed',
+    q,
+    k,
+    v,
+    o,
+    ...(qkv ? { qkv } : {}),
+    heads,
+    kvHeads,
+    cacheInputs: [],
+    cacheOutputs: [],
+  };
+}
+
+/** The o_proj weight: the MatMul producing the attention output (maybe behind a bias Add). */
+function outputProjection(out: Value): WeightRef | undefined {
+  const p = out.producer;
+  if (!p) return undefined;
+  const w = matmulWeight(p);
+  if (w) return w;
+  if (p.opType === 'Add') for (const i of p.inputs) if (i?.producer && matmulWeight(i.producer)) return matmulWeight(i.producer);
+  return undefined;
+}
+
+/** The attention-scores MatMul: the last activation-by-activation MatMul before the Softmax. */
+function latestMatMul(nodes: Set<Node>): Node | undefined {
+  let best: Node | undefined;
+  let bestAt = -1;
+  for (const n of nodes) {
+    if (n.opType !== 'MatMul' || matmulWeight(n)) continue;
+    const at = n.graph?.nodes.indexOf(n) ?? -1;
+    if (at > bestAt) {
+      best = n;
+      bestAt = at;
+    }
+  }
+  return best;
+}
+
+/** Heads from `Reshape(proj, [B, S, H, Dh])` right after a projection, when the target is constant or a Concat of constants. */
+function headsFromReshape(proj: Node): number | undefined {
+  for (const u of proj.output(0).uses) {
+    const r = u.node;
+    if (r.opType !== 'Reshape') continue;
+    const shape = r.inputs[1];
+    if (!shape) continue;
+    const direct = shape.constant?.toNumbers();
+    if (direct && direct.length === 4) return direct[2];
+    const cat = shape.producer;
+    if (cat?.opType === 'Concat' && cat.inputs.length === 4) return scalarReader.scalar(cat.inputs[2]!);
+  }
+  return undefined;
+}
+
+/**
+ * KV-cache ownership. Outputs: graph outputs downstream of the layer's attention norm but not of
+ * its attention output (the logits depend on both). Inputs: graph inputs that feed, through data
+ * (not only shapes), exactly one layer's attention or cache outputs.
+ */
+function assignCaches(layers: LayerInfo[]): void {
+  const attn = layers.filter((l) => l.attention);
+  const owned = new Map<LayerInfo, Set<Value>>();
+  for (const l of attn) {
+    const a = l.attention!;
+    const fromNorm = forwardNodes([a.norm.output]);
+    const fromOut = forwardNodes([a.output]);
+    const g = a.output.graph;
+    a.cacheOutputs = g.outputs.filter((o) => o.producer && fromNorm.has(o.producer) && !fromOut.has(o.producer));
+    const inputs = graphInputsUpstream([...a.cacheOutputs, a.output], { dataOnly: true });
+    for (const v of graphInputsUpstream([l.residualIn], { dataOnly: true })) inputs.delete(v);
+    owned.set(l, inputs);
+  }
+  const count = new Map<Value, number>();
+  for (const s of owned.values()) for (const v of s) count.set(v, (count.get(v) ?? 0) + 1);
+  // A cache output that several layers feed (one stacked tensor for all layers) is shared: kept
+  // in every owner's list, and attn-prune refuses to cut it.
+  const outCount = new Map<Value, number>();
+  for (const l of attn) for (const o of l.attention!.cacheOutputs) outCount.set(o, (outCount.get(o) ?? 0) + 1);
+  for (const l of attn) l.attention!.sharedCacheOutputs = l.attention!.cacheOutputs.filter((o) => outCount.get(o)! > 1);
+  for (const l of attn) {
+    const a = l.attention!;
+    a.cacheInputs = [...owned.get(l)!].filter((v) => count.get(v) === 1);
+    const nodes = new Set(a.nodes);
+    for (const o of a.cacheOutputs) for (const n of backwardNodes([o], { stopAt: new Set([a.norm.output, l.residualIn]) })) nodes.add(n);
+    a.nodes = [...nodes];
+  }
+}

@@ -1,0 +1,119 @@
+import type { Node } from '../../ir/node.js';
+import type { Value } from '../../ir/value.js';
+
+/**
+ * LayerMap: where the decoder layers are and what each consists of. `attn-prune` and `ffn-fuse`
+ * act only through this map; exporter-specific spellings are recognized by the pattern rules in
+ * `./spellings/`, never by the passes.
+ */
+
+export type NormKind = 'rms' | 'layer';
+
+export interface NormInfo {
+  kind: NormKind;
+  /** The value normalized (the residual stream, or for fused Skip* norms the pre-add stream). */
+  input: Value;
+  /** The normalized value the sublayer reads. */
+  output: Value;
+  weight: Value | undefined;
+  bias: Value | undefined;
+  epsilon: number;
+  /** Nodes of the norm (one for fused ops, the decomposed chain otherwise). */
+  nodes: Node[];
+  /**
+   * Fused residual form (SkipSimplifiedLayerNormalization / SkipLayerNormalization): the node
+   * computes `input + skip` (its output 3 is the residual) and normalizes that.
+   */
+  fused?: { node: Node; skip: Value; residualOutput: Value | undefined };
+  /** Casts to float32 and back around the chain (fp16 exports). */
+  castToFloat?: boolean;
+}
+
+/** A weight as stored: a float initializer in ONNX [in, out] layout, or a MatMulNBits pack. */
+export type WeightRef =
+  | { kind: 'matmul'; node: Node; weight: Value; /** weight sits behind a Transpose (stored [out, in]) */ transposed: Node | undefined }
+  | {
+      kind: 'matmulnbits';
+      node: Node;
+      weight: Value;
+      scales: Value;
+      zeroPoints: Value | undefined;
+      bits: number;
+      blockSize: number;
+      k: number;
+      n: number;
+    };
+
+export interface AttentionInfo {
+  norm: NormInfo;
+  /** The value this sublayer adds to the residual stream (o_proj output). */
+  output: Value;
+  /** The residual Add (or fused Skip* norm) that adds `output`; undefined for parallel blocks. */
+  residualAdd: Node | undefined;
+  /** Every node that belongs to this sublayer (between the norm output and `output`). */
+  nodes: Node[];
+  op: string;
+  q: WeightRef | undefined;
+  k: WeightRef | undefined;
+  v: WeightRef | undefined;
+  o: WeightRef | undefined;
+  /** Packed QKV projection, when the exporter uses one. */
+  qkv?: WeightRef;
+  heads: number | undefined;
+  kvHeads: number | undefined;
+  /** KV-cache graph inputs and outputs this layer owns (per-layer key/value or stacked past_i). */
+  cacheInputs: Value[];
+  cacheOutputs: Value[];
+  /** Cache outputs other layers feed too (a cache shared across layers). */
+  sharedCacheOutputs?: Value[];
+}
+
+export type FfnKind = 'swiglu' | 'geglu' | 'gelu-mlp' | 'relu-mlp' | 'fastgelu-mlp';
+
+export interface FfnInfo {
+  norm: NormInfo;
+  kind: FfnKind;
+  /** The value this sublayer adds to the residual stream (down projection output, bias included). */
+  output: Value;
+  residualAdd: Node | undefined;
+  nodes: Node[];
+  /** Gated FFNs: gate and up; plain MLPs: up is the first projection. */
+  gate: WeightRef | undefined;
+  up: WeightRef;
+  down: WeightRef;
+  /** Plain MLPs: bias of the first projection and of the second. */
+  upBias: Value | undefined;
+  downBias: Value | undefined;
+  /** The activation node(s), e.g. Sigmoid+Mul for SiLU, Gelu, FastGelu, Relu. */
+  activation: string;
+}
+
+export interface LayerInfo {
+  index: number;
+  /** Residual stream entering the layer. */
+  residualIn: Value;
+  /** Residual after the attention sublayer (the FFN's input stream). */
+  residualMid: Value;
+  /** Residual leaving the layer. */
+  residualOut: Value;
+  attention: AttentionInfo | undefined;
+  ffn: FfnInfo | undefined;
+  /** `x + Attn(N(x)) + FFN(N(x))` in one block (GPT-J, Falcon, Phi-2). */
+  parallel: boolean;
+}
+
+export interface UnrecognizedLayer {
+  index: number;
+  /** Why it was not recognized, from the tracer: never guessed. */
+  reason: string;
+}
+
+export interface LayerMap {
+  /** Which spelling rules recognized the model (e.g. 'torchscript', 'genai'). */
+  spelling: string;
+  layers: LayerInfo[];
+  unrecognized: UnrecognizedLayer[];
+  /** The residual stream values in order: embedding output, then each layer's mid and out. */
+  backbone: Value[];
+  hiddenSize: number | undefined;
+}

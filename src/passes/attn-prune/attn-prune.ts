@@ -1,0 +1,214 @@
+import { readFileSync } from 'node:fs';
+import { OnnxOptError } from '../../errors.js';
+import { byteSizeOf } from '../../ir/dtype.js';
+import type { Model } from '../../ir/model.js';
+import { summarizeModel } from '../../ir/summary.js';
+import { loadCalibration, type CalibrationData } from '../../runtime/calibration/index.js';
+import { analyzeDecoder } from '../analysis/analyze-decoder.js';
+import type { LayerMap } from '../analysis/layer-map.js';
+import { definePass, type PassContext } from '../pass.js';
+import { cannotRemove, removeAttention } from './remove-attention.js';
+import { cosineScores, klScores, logitsOf, meanKl, withoutAttention, type LayerScore, type ScoreMethod } from './scores.js';
+import { resolveIndices, selectLayers } from './select.js';
+
+/** What attn-prune leaves in `ctx.report['attn-prune']` (and reads back from `--scores`). */
+export interface AttnPruneReport {
+  method: ScoreMethod | 'given';
+  scores: { layer: number; score: number; removed: boolean; protected: boolean }[];
+  removed: number[];
+  calibration: string | undefined;
+  parametersBefore: number;
+  parametersAfter: number;
+  kvBytesPerTokenBefore: number;
+  kvBytesPerTokenAfter: number;
+  evaluations: number;
+  maxKl?: { limit: number; reached: number };
+}
+
+export const attnPrune = definePass({
+  name: 'attn-prune',
+  summary: 'score attention sublayers on calibration data and remove the redundant ones (LLM-Drop cosine, KL, greedy KL)',
+  options: {
+    method: { type: 'enum', values: ['cosine', 'kl', 'greedy-kl'], default: 'cosine', description: 'how layers are scored' },
+    count: { type: 'int', description: 'remove this many attention sublayers (lowest scores first)' },
+    ratio: { type: 'float', description: 'remove this fraction of the attention sublayers' },
+    threshold: { type: 'float', description: 'remove every attention whose score is below this' },
+    layers: { type: 'int-list', description: 'remove exactly these layers (no scoring)' },
+    protect: { type: 'int-list', default: [0, -1], description: 'layers never removed; -1 is the last' },
+    'max-kl': { type: 'float', description: 'stop removing once the KL on calibration data would exceed this' },
+    'keep-cache-io': { type: 'bool', default: false, description: 'keep removed layers\' KV inputs/outputs as pass-through (fixed signatures)' },
+    scores: { type: 'string', description: 'JSON file with precomputed scores ({"attn-prune":{"scores":[{"layer":0,"score":0.1}]}} or a report)' },
+  },
+  async run(model, ctx, o) {
+    const map = analyzeDecoder(model);
+    if (map.layers.length === 0) {
+      throw new OnnxOptError('UNSUPPORTED', `attn-prune: no decoder layers recognized${map.unrecognized.length ? ` (${map.unrecognized[0]!.reason})` : ''}; try --explain-rule`);
+    }
+    for (const u of map.unrecognized) ctx.log(`layer ${u.index} not recognized, left alone: ${u.reason}`);
+    const numLayers = map.layers.length + map.unrecognized.length;
+    const before = summarizeModel(model);
+    const kvBefore = kvBytesPerToken(model);
+    const protectedSet = new Set(resolveIndices(o.protect, numLayers));
+
+    let method: AttnPruneReport['method'] = o.method as ScoreMethod;
+    let scores: LayerScore[] = [];
+    let evaluations = 0;
+    let calibration: CalibrationData | undefined;
+    const given = o.scores ? readScores(o.scores) : (ctx.services.scores as { 'attn-prune'?: { scores: LayerScore[] } } | undefined)?.['attn-prune']?.scores;
+    if (o.layers) {
+      method = 'given';
+      scores = map.layers.filter((l) => l.attention).map((l) => ({ layer: l.index, score: Number.NaN }));
+    } else if (given) {
+      method = 'given';
+      scores = given.filter((s) => map.layers.some((l) => l.index === s.layer && l.attention));
+    } else {
+      calibration = await calibrationFor(model, ctx);
+      const so = { sequences: calibration.sequences, threads: ctx.services.threads as number | undefined };
+      if (method === 'cosine') {
+        scores = await cosineScores(model, map, so);
+        evaluations = 1;
+      } else if (method === 'kl') {
+        const r = await klScores(model, candidates(map, protectedSet), so);
+        scores = r.scores;
+        evaluations = r.evaluations;
+      }
+    }
+
+    let chosen: number[];
+    let reached: number | undefined;
+    if (method === 'greedy-kl') {
+      calibration ??= await calibrationFor(model, ctx);
+      const so = { sequences: calibration.sequences, threads: ctx.services.threads as number | undefined };
+      const target = o.count ?? (o.ratio !== undefined ? Math.round(o.ratio * candidates(map, new Set()).length) : undefined);
+      if (target === undefined && o['max-kl'] === undefined) throw new OnnxOptError('USAGE', 'attn-prune: greedy-kl needs count, ratio or max-kl');
+      const r = await greedy(model, candidates(map, protectedSet), target ?? Infinity, o['max-kl'], so, (m) => ctx.log(m));
+      chosen = r.chosen;
+      scores = r.scores;
+      evaluations = r.evaluations;
+      reached = r.reached;
+    } else {
+      chosen = selectLayers(scores, { count: o.count, ratio: o.ratio, threshold: o.threshold, layers: o.layers, protect: o.protect, numLayers });
+      if (o['max-kl'] !== undefined) {
+        calibration ??= await calibrationFor(model, ctx);
+        const so = { sequences: calibration.sequences, threads: ctx.services.threads as number | undefined };
+        const baseline = await logitsOf(model, so);
+        evaluations++;
+        const kept: number[] = [];
+        for (const l of chosen) {
+          const kl = meanKl(baseline, await logitsOf(withoutAttention(model, [...kept, l]), so));
+          evaluations++;
+          if (kl > o['max-kl']) {
+            ctx.log(`stopping before layer ${l}: KL would be ${kl.toPrecision(3)} > max-kl ${o['max-kl']}`);
+            break;
+          }
+          kept.push(l);
+          reached = kl;
+        }
+        chosen = kept;
+      }
+    }
+
+    for (const l of chosen) {
+      const why = cannotRemove(map.layers.find((x) => x.index === l)!, { keepCacheIo: o['keep-cache-io'] });
+      if (why) throw new OnnxOptError('UNSUPPORTED', `attn-prune: ${why}`);
+    }
+    const removed: number[] = [];
+    for (const l of chosen) {
+      // Each removal edits the graph, so the map is rebuilt for the next one.
+      const layer = analyzeDecoder(model).layers.find((x) => x.index === l)!;
+      removeAttention(model, layer, { keepCacheIo: o['keep-cache-io'] });
+      removed.push(l);
+      const s = scores.find((x) => x.layer === l)?.score;
+      ctx.log(`layer ${l} attention removed${s !== undefined && !Number.isNaN(s) ? ` (score ${s.toPrecision(3)})` : ''}`);
+    }
+    const after = summarizeModel(model);
+    const report: AttnPruneReport = {
+      method,
+      scores: scores.map((s) => ({ layer: s.layer, score: s.score, removed: removed.includes(s.layer), protected: protectedSet.has(s.layer) })).sort((a, b) => a.layer - b.layer),
+      removed: [...removed].sort((a, b) => a - b),
+      calibration: calibration?.source.description,
+      parametersBefore: before.parameters,
+      parametersAfter: after.parameters,
+      kvBytesPerTokenBefore: kvBefore,
+      kvBytesPerTokenAfter: kvBytesPerToken(model),
+      evaluations,
+      ...(o['max-kl'] !== undefined ? { maxKl: { limit: o['max-kl'], reached: reached ?? 0 } } : {}),
+    };
+    ctx.report['attn-prune'] = report;
+    return {
+      modified: removed.length > 0,
+      stats: { 'attention removed': removed.length, 'parameters removed': before.parameters - after.parameters, 'model evaluations': evaluations },
+    };
+  },
+});
+
+function candidates(map: LayerMap, protect: Set<number>): number[] {
+  return map.layers.filter((l) => l.attention && !protect.has(l.index)).map((l) => l.index);
+}
+
+async function greedy(
+  model: Model,
+  pool: number[],
+  target: number,
+  maxKl: number | undefined,
+  so: { sequences: readonly (readonly number[])[]; threads?: number },
+  log: (m: string) => void,
+): Promise<{ chosen: number[]; scores: LayerScore[]; evaluations: number; reached: number | undefined }> {
+  const chosen: number[] = [];
+  let baseline: Float64Array[] | undefined;
+  let evaluations = 0;
+  let firstRound: LayerScore[] = [];
+  let reached: number | undefined;
+  let remaining = [...pool];
+  while (chosen.length < target && remaining.length) {
+    const r = await klScores(model, remaining, { ...so, baseline, alreadyRemoved: chosen });
+    baseline = r.baseline;
+    evaluations += r.evaluations;
+    if (!firstRound.length) firstRound = r.scores;
+    const best = [...r.scores].sort((a, b) => a.score - b.score)[0]!;
+    if (maxKl !== undefined && best.score > maxKl) {
+      log(`greedy-kl: stopping, the best next removal (layer ${best.layer}) would reach KL ${best.score.toPrecision(3)} > ${maxKl}`);
+      break;
+    }
+    chosen.push(best.layer);
+    reached = best.score;
+    remaining = remaining.filter((l) => l !== best.layer);
+  }
+  return { chosen, scores: firstRound, evaluations, reached };
+}
+
+async function calibrationFor(model: Model, ctx: PassContext): Promise<CalibrationData> {
+  const given = ctx.services.calibration as CalibrationData | undefined;
+  if (given) return given;
+  ctx.log('no calibration data given: sampling sequences from the model itself (data-free)');
+  const data = await loadCalibration(model, { kind: 'sampled' }, { numSequences: 8, sequenceLength: 64 });
+  ctx.services.calibration = data;
+  return data;
+}
+
+function readScores(path: string): LayerScore[] {
+  let j: unknown;
+  try {
+    j = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (e) {
+    throw new OnnxOptError('USAGE', `cannot read scores: ${(e as Error).message}`, { file: path });
+  }
+  const section = (j as Record<string, unknown>)['attn-prune'] ?? (j as { passes?: Record<string, unknown> }).passes?.['attn-prune'] ?? j;
+  const list = (section as { scores?: unknown }).scores;
+  if (!Array.isArray(list) || !list.every((s) => typeof s?.layer === 'number' && typeof s?.score === 'number')) {
+    throw new OnnxOptError('USAGE', 'scores file must hold {"attn-prune": {"scores": [{"layer": n, "score": x}, ...]}}', { file: path });
+  }
+  return list as LayerScore[];
+}
+
+/** KV-cache bytes per token over the layers' cache inputs: product of the non-batch, non-sequence dims. */
+export function kvBytesPerToken(model: Model): number {
+  let total = 0;
+  const inputs = new Set(analyzeDecoder(model).layers.flatMap((l) => l.attention?.cacheInputs ?? []));
+  for (const v of inputs) {
+    if (v.type?.kind !== 'tensor' || !v.type.shape) continue;
+    const fixed = v.type.shape.filter((d): d is number => typeof d === 'number');
+    total += byteSizeOf(v.type.dtype, fixed.reduce((a, b) => a * b, 1));
+  }
+  return total;
+}

@@ -1,0 +1,137 @@
+import { OnnxOptError } from '../../errors.js';
+import { Attribute } from '../../ir/attribute.js';
+import type { Model } from '../../ir/model.js';
+import type { Node } from '../../ir/node.js';
+import type { Value } from '../../ir/value.js';
+import { presentCandidates } from '../../runtime/decoder-inputs.js';
+import type { LayerInfo } from '../analysis/layer-map.js';
+
+export interface RemoveAttentionOptions {
+  /** Keep the layer's cache inputs and outputs as a pass-through (present = past) for fixed-signature runtimes. */
+  keepCacheIo?: boolean;
+}
+
+export interface RemovedAttention {
+  layer: number;
+  removedInputs: string[];
+  removedOutputs: string[];
+  passThrough: string[];
+}
+
+/**
+ * Checks, before anything changes, that a layer's attention can be cut out cleanly; returns the
+ * reason it cannot, or undefined.
+ */
+export function cannotRemove(layer: LayerInfo, options: RemoveAttentionOptions = {}): string | undefined {
+  const a = layer.attention;
+  if (!a) return `layer ${layer.index} has no attention sublayer`;
+  if (a.sharedCacheOutputs?.length) {
+    return `layer ${layer.index} writes a KV cache shared with other layers (${a.sharedCacheOutputs.map((v) => v.name).join(', ')}); onnx-opt cannot cut one layer out of a shared cache`;
+  }
+  if (!a.residualAdd) return `layer ${layer.index}: the attention output is not added to the residual stream by a node onnx-opt recognizes`;
+  if (!options.keepCacheIo) {
+    const inside = new Set(a.nodes);
+    for (const v of a.cacheInputs) {
+      const outside = v.uses.filter((u) => !inside.has(u.node));
+      if (outside.length) {
+        return `layer ${layer.index}: cache input ${v.name} is also read outside the layer's attention (by ${outside[0]!.node.label}, e.g. for position offsets); keep this layer or use keep-cache-io`;
+      }
+    }
+  }
+  return undefined;
+}
+
+/**
+ * Removes layer `layer`'s attention: `x + a` becomes `x` (for fused Skip norms the post-attention
+ * norm takes over the previous norm's residual add), its cache outputs are dropped (or passed
+ * through), and everything only the attention used becomes dead and is removed.
+ */
+export function removeAttention(model: Model, layer: LayerInfo, options: RemoveAttentionOptions = {}): RemovedAttention {
+  const why = cannotRemove(layer, options);
+  if (why) throw new OnnxOptError('UNSUPPORTED', why);
+  const a = layer.attention!;
+  const g = model.graph;
+  const join = a.residualAdd!;
+  if (join.opType === 'Add' && join.domain === '') {
+    const other = join.inputs[0] === a.output ? join.inputs[1]! : join.inputs[0]!;
+    g.replaceAllUsesWith(join.output(0), other);
+  } else {
+    bypassFusedJoin(model, join, a.output);
+  }
+
+  const result: RemovedAttention = { layer: layer.index, removedInputs: [], removedOutputs: [], passThrough: [] };
+  for (const out of a.cacheOutputs) {
+    if (options.keepCacheIo) {
+      const past = a.cacheInputs.find((v) => presentCandidates(v.name).includes(out.name)) ?? pairByPosition(a.cacheInputs, a.cacheOutputs, out);
+      if (past) {
+        g.replaceAllUsesWith(out, past);
+        result.passThrough.push(out.name);
+        continue;
+      }
+    }
+    for (let i = g.outputs.length - 1; i >= 0; i--) if (g.outputs[i] === out) g.outputs.splice(i, 1);
+    result.removedOutputs.push(out.name);
+  }
+  removeDeadNodes(model);
+  if (!options.keepCacheIo) {
+    for (const v of a.cacheInputs) {
+      if (v.uses.length === 0 && !v.isGraphOutput) {
+        g.inputs.splice(g.inputs.indexOf(v), 1);
+        result.removedInputs.push(v.name);
+      }
+    }
+  }
+  return result;
+}
+
+function pairByPosition(inputs: Value[], outputs: Value[], out: Value): Value | undefined {
+  return inputs.length === outputs.length ? inputs[outputs.indexOf(out)] : undefined;
+}
+
+/**
+ * `Skip*Norm(a, x_in)` without `a`. When x_in is itself a fused norm's residual output
+ * (`x_in = m + x_prev`), the norm now reads `(m, x_prev)` directly (taking that norm's bias);
+ * otherwise it becomes a plain norm of x_in and its residual output is x_in itself.
+ */
+function bypassFusedJoin(model: Model, join: Node, a: Value): void {
+  const g = model.graph;
+  const aAt = join.inputs[0] === a ? 0 : 1;
+  const xIn = join.inputs[1 - aAt]!;
+  const prev = xIn.producer;
+  const prevIsSkip = prev && prev.opType === join.opType && prev.domain === join.domain && prev.outputs[3] === xIn;
+  if (prevIsSkip) {
+    // The join's own bias belonged to `a`; the sum now takes the previous norm's.
+    const bias = join.opType === 'SkipLayerNormalization' ? 4 : 3;
+    join.setInput(0, prev.inputs[0]);
+    join.setInput(1, prev.inputs[1]);
+    if (join.inputs.length > bias || prev.inputs.length > bias) join.setInput(bias, prev.inputs[bias]);
+    while (join.inputs.length && join.inputs[join.inputs.length - 1] === undefined) join.inputs.pop();
+    return;
+  }
+  // A plain norm of x_in, with the same weights and epsilon.
+  const plain = join.opType === 'SkipLayerNormalization' ? 'LayerNormalization' : 'SimplifiedLayerNormalization';
+  const eps = join.attrFloat('epsilon', 1e-5)!;
+  const inputs = plain === 'LayerNormalization' ? [xIn, join.inputs[2], join.inputs[3]] : [xIn, join.inputs[2]];
+  const norm = g.addNode({ opType: plain, inputs, outputs: [`${join.output(0).name}_plain`], attributes: [Attribute.int('axis', -1), Attribute.float('epsilon', eps)], before: join });
+  norm.setMetadata('onnx-opt.rule', 'attn-prune');
+  norm.output(0).type = join.output(0).type;
+  g.replaceAllUsesWith(join.output(0), norm.output(0));
+  const residual = join.outputs[3];
+  if (residual) g.replaceAllUsesWith(residual, xIn);
+  g.removeNode(join, { force: true });
+}
+
+/** Main-graph DCE (graph inputs/outputs stay): removes what the cut left dead. */
+export function removeDeadNodes(model: Model): number {
+  const g = model.graph;
+  let removed = 0;
+  for (let i = g.nodes.length - 1; i >= 0; i--) {
+    const n = g.nodes[i]!;
+    if (n.outputs.every((o) => !o || (o.uses.length === 0 && !o.isGraphOutput))) {
+      g.removeNode(n);
+      removed++;
+    }
+  }
+  for (const v of [...g.initializers.values()]) if (v.uses.length === 0 && !v.isGraphOutput && !v.isGraphInput) g.removeInitializer(v);
+  return removed;
+}
