@@ -15,7 +15,7 @@ export interface CalibrationArgs {
 /** The calibration options shared by every command that runs the model. */
 export function withCalibrationOptions<T>(y: Argv<T>) {
   return y
-    .option('calib', { type: 'string', describe: "calibration data: a .jsonl of token ids, a text file, a test-data folder, or 'sampled' (data-free: sampled from the model)", default: 'sampled' })
+    .option('calib', { type: 'string', describe: "calibration data: a .jsonl of token ids, a text file, a test-data folder, or 'sampled' (data-free: sampled from the model; the default)" })
     .option('tokenizer', { type: 'string', describe: 'tokenizer.json for text calibration data (byte-level models need none)' })
     .option('calib-sequences', { type: 'number', default: 8, describe: 'number of calibration sequences' })
     .option('calib-length', { type: 'number', default: 64, describe: 'tokens per calibration sequence' })

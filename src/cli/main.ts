@@ -60,6 +60,7 @@ function buildCli(y: Argv, setCode: (c: number) => void): Argv {
           .option('fsync', { type: 'boolean', describe: 'fsync output files before renaming them into place (durable across power loss)' })
           .option('quiet', { alias: 'q', type: 'boolean', describe: 'no progress or messages' })
           .option('json', { type: 'boolean', describe: 'print a machine-readable result on stdout and nothing else there' })
+          .option('scores', { type: 'string', describe: 'JSON of precomputed scores (e.g. an earlier --report out.json) to drive attn-prune/ffn-fuse without calibration runs' })
           .option('verify', { type: 'string', describe: "after writing, compare output with input on calibration data; optional thresholds 'max-kl=0.05,min-top1=0.9,max-abs=1e-3' (exit 1 if breached; the output is still written)" }),
       async (a) => {
         if (a['list-passes']) {
@@ -79,6 +80,7 @@ function buildCli(y: Argv, setCode: (c: number) => void): Argv {
             externalData: a['external-data'] as 'auto',
             fsync: a.fsync,
             verify: a.verify === undefined ? undefined : String(a.verify),
+            scores: a.scores,
             calib: a.calib,
             tokenizer: a.tokenizer,
             calibSequences: a['calib-sequences'],

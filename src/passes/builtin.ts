@@ -4,6 +4,7 @@ import { eliminateIdentity } from './canonicalize/eliminate-identity.js';
 import { foldConstants } from './canonicalize/fold-constants.js';
 import { inferShapesPass } from './shape-inference/infer-shapes.js';
 import { attnPrune } from './attn-prune/attn-prune.js';
+import { ffnFuse } from './ffn-fusion/ffn-fuse.js';
 import { defaultRegistry, type PassRegistry } from './registry.js';
 
 /** What `canonicalize` expands to. */
@@ -23,4 +24,5 @@ export function registerBuiltinPasses(registry: PassRegistry = defaultRegistry):
   );
   registry.register(inferShapesPass);
   registry.register(attnPrune);
+  registry.register(ffnFuse);
 }

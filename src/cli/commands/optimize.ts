@@ -9,8 +9,20 @@ import { formatBytes } from '../../ir/summary.js';
 import { compareModels, formatComparison, type ComparisonResult } from '../../verify/compare.js';
 import { loadCalibrationFromArgs, parseThresholds, type CalibrationArgs } from '../calibration-args.js';
 import { EXIT_CHECK_FAILED } from '../exit.js';
+import type { Model } from '../../ir/model.js';
+import { readFileSync } from 'node:fs';
+
+function readJson(path: string): unknown {
+  try {
+    return JSON.parse(readFileSync(path, 'utf8'));
+  } catch (e) {
+    throw new OnnxOptError('USAGE', `cannot read JSON: ${(e as Error).message.split('\n')[0]}`, { file: path });
+  }
+}
 
 export interface OptimizeArgs extends CalibrationArgs {
+  /** JSON with precomputed scores (a previous report works): drives the passes without calibration runs. */
+  scores?: string;
   /** `--verify` or `--verify=max-kl=0.05,min-top1=0.9`: compare input and output after writing. */
   verify?: string;
   input: string;
@@ -34,7 +46,13 @@ export async function optimizeCommand(args: OptimizeArgs): Promise<number> {
     if (!args.quiet && !args.json) process.stderr.write(m + '\n');
   };
   const model = loadModel(args.input);
+  const services: Record<string, unknown> = {
+    // Loaded only if a pass asks: passes that need no calibration never read the file.
+    loadCalibration: (m: Model) => loadCalibrationFromArgs(m, args),
+  };
+  if (args.scores) services.scores = readJson(args.scores);
   const run = await runSteps(model, steps, {
+    services,
     verifyEach: args.verifyEach,
     printIrAfter: args.printIrAfter,
     log,

@@ -68,6 +68,8 @@ export function analyzeDecoder(model: Model, options: AnalyzeOptions = {}): Laye
   };
 
   const attentionOps = new Set(spellings.flatMap((s) => s.attentionOps));
+  // A stream add whose operand is an FFN output is the previous layer's FFN join, not an attention.
+  const ffnOutputs = new Set(ffns.map((f) => f.item.output));
   const layers: LayerInfo[] = [];
   const unrecognized: UnrecognizedLayer[] = [];
   const usedSpellings = new Set<string>();
@@ -88,7 +90,7 @@ export function analyzeDecoder(model: Model, options: AnalyzeOptions = {}): Laye
     let attention: AttentionInfo | undefined;
     let xIn = xMid;
     let parallel = false;
-    const attJoin = attentionJoin(norm2, norms, position);
+    const attJoin = attentionJoin(norm2, norms, position, ffnOutputs);
     if (attJoin) {
       const info = describeAttention(model, attJoin.norm, attJoin.output, attJoin.residualAdd, attentionOps);
       if (typeof info === 'string') {
@@ -114,6 +116,7 @@ export function analyzeDecoder(model: Model, options: AnalyzeOptions = {}): Laye
     const ffnInfo: FfnInfo = {
       norm: stripNorm(norm2),
       kind: ffn.kind,
+      input: ffn.input,
       output: ffn.output,
       residualAdd: ffnJoin.node,
       nodes: ffn.nodes,
@@ -146,8 +149,7 @@ export function analyzeDecoder(model: Model, options: AnalyzeOptions = {}): Laye
 }
 
 function stripNorm(n: NormFound): NormInfo {
-  const { unscaled: _u, ...rest } = n;
-  return rest;
+  return n;
 }
 
 /** [in, out] of a weight as the MatMul sees it. */
@@ -200,6 +202,7 @@ function attentionJoin(
   norm2: NormFound,
   norms: Map<Value, Found<NormFound>>,
   position: (v: Value) => number,
+  ffnOutputs: ReadonlySet<Value>,
 ): { norm: NormFound; output: Value; residualAdd: Node; streamIn: Value } | undefined {
   let operands: [Value | undefined, Value | undefined];
   let join: Node;
@@ -214,7 +217,7 @@ function attentionJoin(
   }
   for (const [i, u] of operands.entries()) {
     const a = operands[1 - i];
-    if (!u || !a) continue;
+    if (!u || !a || ffnOutputs.has(a)) continue;
     // The attention's norm reads stream `u`, and `a` depends on that norm's output.
     const candidates = [...norms.values()].map((f) => f.item).filter((n) => streamOf(n) === u && n !== norm2);
     for (const n1 of candidates.sort((x, y) => position(y.output) - position(x.output))) {

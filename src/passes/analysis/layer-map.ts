@@ -27,6 +27,8 @@ export interface NormInfo {
   fused?: { node: Node; skip: Value; residualOutput: Value | undefined };
   /** Casts to float32 and back around the chain (fp16 exports). */
   castToFloat?: boolean;
+  /** The normalized value before the weight is applied (`x / rms(x)`), when the graph has it. */
+  unscaled?: Value;
 }
 
 /** A weight as stored: a float initializer in ONNX [in, out] layout, or a MatMulNBits pack. */
@@ -73,6 +75,8 @@ export type FfnKind = 'swiglu' | 'geglu' | 'gelu-mlp' | 'relu-mlp' | 'fastgelu-m
 export interface FfnInfo {
   norm: NormInfo;
   kind: FfnKind;
+  /** The normalized value the FFN reads. */
+  input: Value;
   /** The value this sublayer adds to the residual stream (down projection output, bias included). */
   output: Value;
   residualAdd: Node | undefined;

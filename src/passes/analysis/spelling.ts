@@ -4,10 +4,7 @@ import type { AnyRule, Match } from '../pattern/index.js';
 import type { FfnKind, NormInfo, WeightRef } from './layer-map.js';
 
 /** A norm found by a rule, in the terms LayerMap uses. */
-export type NormFound = NormInfo & {
-  /** The normalized value before the weight is applied (`x / rms(x)`), when the spelling exposes it. */
-  unscaled: Value | undefined;
-};
+export type NormFound = NormInfo;
 
 /** An FFN found by a rule. `input` is the normalized value it reads. */
 export interface FfnFound {

@@ -177,9 +177,20 @@ async function greedy(
   return { chosen, scores: firstRound, evaluations, reached };
 }
 
-async function calibrationFor(model: Model, ctx: PassContext): Promise<CalibrationData> {
+/**
+ * Calibration data from the caller (`services.calibration`, or `services.loadCalibration()` for
+ * the CLI's --calib), else data-free sequences sampled from the model (and the log says so).
+ */
+export async function calibrationFor(model: Model, ctx: PassContext): Promise<CalibrationData> {
   const given = ctx.services.calibration as CalibrationData | undefined;
   if (given) return given;
+  const loader = ctx.services.loadCalibration as ((m: Model) => Promise<CalibrationData>) | undefined;
+  if (loader) {
+    const data = await loader(model);
+    ctx.log(`calibration: ${data.source.description}`);
+    ctx.services.calibration = data;
+    return data;
+  }
   ctx.log('no calibration data given: sampling sequences from the model itself (data-free)');
   const data = await loadCalibration(model, { kind: 'sampled' }, { numSequences: 8, sequenceLength: 64 });
   ctx.services.calibration = data;
