@@ -5,6 +5,7 @@ import type { Node } from '../../ir/node.js';
 import type { Value } from '../../ir/value.js';
 import { presentCandidates } from '../../runtime/decoder-inputs.js';
 import type { LayerInfo } from '../analysis/layer-map.js';
+import { backwardNodes } from '../analysis/slices.js';
 
 export interface RemoveAttentionOptions {
   /** Keep the layer's cache inputs and outputs as a pass-through (present = past) for fixed-signature runtimes. */
@@ -29,12 +30,15 @@ export function cannotRemove(layer: LayerInfo, options: RemoveAttentionOptions =
     return `layer ${layer.index} writes a KV cache shared with other layers (${a.sharedCacheOutputs.map((v) => v.name).join(', ')}); onnx-opt cannot cut one layer out of a shared cache`;
   }
   if (!a.residualAdd) return `layer ${layer.index}: the attention output is not added to the residual stream by a node onnx-opt recognizes`;
-  if (!options.keepCacheIo) {
-    const inside = new Set(a.nodes);
+  if (!options.keepCacheIo && a.cacheInputs.length) {
+    // What stays live once the attention output and the layer's cache outputs are gone.
+    const g = a.output.graph;
+    const roots = g.outputs.filter((o) => !a.cacheOutputs.includes(o));
+    const live = backwardNodes(roots, { stopAt: new Set([a.output]) });
     for (const v of a.cacheInputs) {
-      const outside = v.uses.filter((u) => !inside.has(u.node));
-      if (outside.length) {
-        return `layer ${layer.index}: cache input ${v.name} is also read outside the layer's attention (by ${outside[0]!.node.label}, e.g. for position offsets); keep this layer or use keep-cache-io`;
+      const reader = v.uses.find((u) => live.has(u.node));
+      if (reader) {
+        return `layer ${layer.index}: cache input ${v.name} is also read by ${reader.node.label} for the rest of the model (e.g. position offsets); keep this layer or use keep-cache-io`;
       }
     }
   }
