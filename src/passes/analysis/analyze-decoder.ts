@@ -2,7 +2,7 @@ import type { Model } from '../../ir/model.js';
 import type { Node } from '../../ir/node.js';
 import type { Value } from '../../ir/value.js';
 import { findMatches } from '../pattern/index.js';
-import type { AttentionInfo, FfnInfo, LayerInfo, LayerMap, NormInfo, UnrecognizedLayer, WeightRef } from './layer-map.js';
+import { FUSED_LAYERS_KEY, type AttentionInfo, type FfnInfo, type LayerInfo, type LayerMap, type NormInfo, type UnrecognizedLayer, type WeightRef } from './layer-map.js';
 import { backwardNodes, dependsOn, forwardNodes, graphInputsUpstream } from './slices.js';
 import type { FfnFound, NormFound, Spelling } from './spelling.js';
 import { matmulWeight } from './spelling.js';
@@ -74,8 +74,14 @@ export function analyzeDecoder(model: Model, options: AnalyzeOptions = {}): Laye
   const unrecognized: UnrecognizedLayer[] = [];
   const usedSpellings = new Set<string>();
 
-  ffns.forEach((f, index) => {
+  // Indices are original layer numbers: a fused FFN (tagged by ffn-fuse) stands for its span.
+  let nextIndex = 0;
+  ffns.forEach((f) => {
     const ffn = f.item;
+    const tag = ffn.output.producer?.getMetadata(FUSED_LAYERS_KEY);
+    const span = tag && /^\d+-\d+$/.test(tag) ? (tag.split('-').map(Number) as [number, number]) : undefined;
+    const index = span ? span[0] : nextIndex;
+    nextIndex = span ? span[1] + 1 : nextIndex + 1;
     const n2 = normOf(ffn.input);
     if (!n2) {
       unrecognized.push({ index, reason: `the FFN at ${ffn.output.producer?.label} does not read the output of a recognized norm` });
@@ -127,7 +133,7 @@ export function analyzeDecoder(model: Model, options: AnalyzeOptions = {}): Laye
       downBias: ffn.downBias,
       activation: ffn.activation,
     };
-    layers.push({ index, residualIn: xIn, residualMid: xMid, residualOut: ffnJoin.out, attention, ffn: ffnInfo, parallel });
+    layers.push({ index, residualIn: xIn, residualMid: xMid, residualOut: ffnJoin.out, attention, ffn: ffnInfo, parallel, ...(span ? { span } : {}) });
   });
 
   assignCaches(layers);

@@ -104,7 +104,12 @@ export interface LayerInfo {
   ffn: FfnInfo | undefined;
   /** `x + Attn(N(x)) + FFN(N(x))` in one block (GPT-J, Falcon, Phi-2). */
   parallel: boolean;
+  /** For an FFN fused by ffn-fuse: the original layers it stands for, [first, last]. */
+  span?: [number, number];
 }
+
+/** Node metadata that records which original layers a fused FFN covers ("4-7"), so indices stay stable. */
+export const FUSED_LAYERS_KEY = 'onnx-opt.fused-layers';
 
 export interface UnrecognizedLayer {
   index: number;

@@ -14,11 +14,13 @@ export function candidateRuns(map: LayerMap): number[][] {
     if (run.length >= 2) runs.push(run);
     run = [];
   };
-  const last = Math.max(-1, ...map.layers.map((l) => l.index), ...map.unrecognized.map((u) => u.index));
+  const last = Math.max(-1, ...map.layers.map((l) => l.span?.[1] ?? l.index), ...map.unrecognized.map((u) => u.index));
   for (let i = 0; i <= last; i++) {
     const l = byIndex.get(i);
-    if (!l || l.parallel || !l.ffn) {
+    // A fused FFN is not fused again (its span is skipped).
+    if (!l || l.parallel || !l.ffn || l.span) {
       flush();
+      if (l?.span) i = l.span[1];
       continue;
     }
     if (run.length && continues(byIndex.get(run[run.length - 1]!)!, l)) run.push(i);

@@ -7,7 +7,7 @@ import { Node } from '../../ir/node.js';
 import { Tensor } from '../../ir/tensor.js';
 import type { Value } from '../../ir/value.js';
 import { removeDeadNodes } from '../attn-prune/remove-attention.js';
-import type { FfnInfo, LayerMap, NormInfo, WeightRef } from '../analysis/layer-map.js';
+import { FUSED_LAYERS_KEY, type FfnInfo, type LayerMap, type NormInfo, type WeightRef } from '../analysis/layer-map.js';
 import { concat2d, readFloats, scaleRows, transpose2d, vecMat, vectorTensor } from './weights.js';
 
 export type FuseMode = 'exact' | 'paper';
@@ -49,8 +49,9 @@ export function fuseGroup(model: Model, map: LayerMap, group: readonly [number, 
 
   // Norm scales: each layer's own (exact) or layer k's for all (paper).
   const scaleOf = (f: FfnInfo) => (mode === 'paper' ? ffns[ffns.length - 1]!.norm : f.norm);
-  const gammas = ffns.map((f) => normVector(scaleOf(f).weight, bad));
-  const betas = ffns.map((f) => (scaleOf(f).bias ? normVector(scaleOf(f).bias, bad) : undefined));
+  const hidden = (first.up.kind === 'matmul' ? asInOutDims(first.up) : [first.up.k])[0]!;
+  const gammas = ffns.map((f) => normVector(scaleOf(f).weight, bad, hidden));
+  const betas = ffns.map((f) => (scaleOf(f).bias ? normVector(scaleOf(f).bias, bad, hidden) : undefined));
   const z = scaleFreeNorm(g, first.norm, xj, add, bad);
 
   const dtypeOf = (w: WeightRef) => (w.weight.constant ?? w.weight.initializer)!.dtype;
@@ -121,6 +122,10 @@ export function fuseGroup(model: Model, map: LayerMap, group: readonly [number, 
   }
   const fused = replace.get(first.output);
   if (!fused) throw bad('could not rebuild the fused FFN output');
+  // Later analyses keep the original layer numbers: this FFN stands for layers j..k.
+  const lo = layers[0]!.span?.[0] ?? j;
+  const hi = layers[layers.length - 1]!.span?.[1] ?? k;
+  fused.producer!.setMetadata(FUSED_LAYERS_KEY, `${lo}-${hi}`);
   fused.type = first.output.type;
 
   // Join the fused FFN to x_j where layer k's FFN joined the stream.
@@ -139,12 +144,19 @@ export function fuseGroup(model: Model, map: LayerMap, group: readonly [number, 
   return { nodesAdded: added.length };
 }
 
+function asInOutDims(w: WeightRef): number[] {
+  const d = (w.weight.constant ?? w.weight.initializer)!.dims;
+  return w.kind === 'matmul' && w.transposed ? [d[1]!, d[0]!] : [...d];
+}
+
 function f32or(d: DataType): DataType {
   return d;
 }
 
-function normVector(v: Value | undefined, bad: (m: string) => Error): Float64Array {
-  const t = v?.constant ?? v?.initializer;
+/** A norm's scale as numbers; a scale-free norm (an earlier fusion's input) scales by 1. */
+function normVector(v: Value | undefined, bad: (m: string) => Error, size: number): Float64Array {
+  if (!v) return new Float64Array(size).fill(1);
+  const t = v.constant ?? v.initializer;
   if (!t) throw bad('a norm weight is not a constant');
   return readFloats(t);
 }
@@ -156,7 +168,7 @@ function normVector(v: Value | undefined, bad: (m: string) => Error): Float64Arr
 function scaleFreeNorm(g: Graph, norm: NormInfo, xj: Value, add: (op: string, inputs: (Value | undefined)[], attrs?: Attribute[], domain?: string) => Value, bad: (m: string) => Error): Value {
   if (norm.unscaled && norm.input === xj) return norm.unscaled;
   const w = norm.weight?.constant ?? norm.weight?.initializer;
-  if (!w) throw bad('the norm weight is not a constant');
+  if (!w) throw bad('the norm has no weight to size a unit-weight norm from');
   const ones = g.addInitializer(Tensor.lazy(`${xj.name}.unit_norm_weight`, w.dtype, w.dims, () => unitBytes(w.dtype, w.size, 1)));
   const attrs = [Attribute.int('axis', -1), Attribute.float('epsilon', norm.epsilon)];
   if (norm.kind === 'layer') {

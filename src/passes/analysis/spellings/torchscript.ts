@@ -21,6 +21,23 @@ export const rmsNormTorchScript = defineRule({
   check: (ctx, { w, eps }) => rmsCheck(ctx, w, eps),
 });
 
+/**
+ * The same chain without the weight: what a fused FFN group reads after ffn-fuse folded every
+ * layer's scale into its weights (`x / rms(x)`).
+ */
+export const rmsNormUnscaledTorchScript = defineRule({
+  name: 'rmsnorm-unscaled-torchscript',
+  description: 'Pow(x,2) → ReduceMean → Add(eps) → Sqrt → Div(1,·) → Mul(x,·) (no weight)',
+  vars: ['x'],
+  pattern: (op, x) => {
+    const xc = op.optional(op.Cast(x, { as: 'xCast' }));
+    const inv = op.Div(1, op.Sqrt(op.Add(op.ReduceMean(op.Pow(xc, 2), { attrs: { keepdims: 1 } }), op.var('eps', { constant: true }))));
+    const normed = op.Mul(xc, inv, { as: 'unscaled' });
+    return op.oneOf(op.Cast(normed, { as: 'unscaledCast' }), normed);
+  },
+  check: (ctx, { eps }) => (ctx.scalar(eps) === undefined ? fail('epsilon must be a scalar constant', eps) : ok()),
+});
+
 export function rmsCheck(ctx: CheckContext, w: Value, eps: Value): ReturnType<CheckContext['ok']> {
   if (ctx.scalar(eps) === undefined) return fail('epsilon must be a scalar constant', eps);
   if (!ctx.constant(w)) return fail('the norm weight must be a constant', w);
@@ -51,7 +68,10 @@ export function describeRms(m: Match, ctx: { scalar(v: Value): number | undefine
 export const torchscript: Spelling = {
   name: 'torchscript',
   description: 'torch.onnx TorchScript export of HF-style Llama (decomposed RMSNorm, SwiGLU)',
-  norms: [{ rule: rmsNormTorchScript, describe: (m) => describeRms(m, scalarReader) }],
+  norms: [
+    { rule: rmsNormTorchScript, describe: (m) => describeRms(m, scalarReader) },
+    { rule: rmsNormUnscaledTorchScript, describe: (m) => describeRms(m, scalarReader) },
+  ],
   ffns: [{ rule: swigluRule, describe: describeSwiglu }],
   attentionOps: [],
 };
