@@ -95,8 +95,13 @@ function buildCli(y: Argv, setCode: (c: number) => void): Argv {
     .command(
       'inspect <model>',
       'show op histogram, inputs/outputs, parameters and external data',
-      (c) => c.positional('model', { type: 'string', demandOption: true }).option('json', { type: 'boolean', describe: 'machine-readable output' }),
-      (a) => setCode(inspectCommand({ model: a.model, json: a.json })),
+      (c) =>
+        c
+          .positional('model', { type: 'string', demandOption: true })
+          .option('json', { type: 'boolean', describe: 'machine-readable output' })
+          .option('layers', { type: 'boolean', describe: 'show the decoder layer map: norms, attention op, KV names, FFN kind, hidden size, parameter bytes' })
+          .option('explain-rule', { type: 'string', describe: 'report where a pattern rule matches, or its best partial match and where it broke' }),
+      (a) => setCode(inspectCommand({ model: a.model, json: a.json, layers: a.layers, explainRule: a['explain-rule'] })),
     )
     .command(
       'verify <original> <optimized>',
