@@ -7,6 +7,7 @@ import { loadPlugin } from '../passes/plugins.js';
 import { defaultRegistry } from '../passes/registry.js';
 import { demoCommand } from './commands/demo.js';
 import { inspectCommand } from './commands/inspect.js';
+import { goldenCheckCommand, goldenMakeCommand } from './commands/golden.js';
 import { verifyCommand } from './commands/verify.js';
 import { withCalibrationOptions } from './calibration-args.js';
 import { formatPassList } from './commands/list-passes.js';
@@ -132,6 +133,29 @@ function buildCli(y: Argv, setCode: (c: number) => void): Argv {
             seed: a.seed,
           }),
         ),
+    )
+    .command('golden', 'make or check golden outputs in ONNX test-data-set layout', (c) =>
+      c
+        .command(
+          'make <model>',
+          'run the model on calibration sequences and write test_data_set_N/{input,output}_K.pb',
+          (cc) => withCalibrationOptions(cc.positional('model', { type: 'string', demandOption: true }).option('output', { alias: 'o', type: 'string', demandOption: true, describe: 'folder for the data sets' })),
+          async (a) =>
+            setCode(await goldenMakeCommand({ model: a.model, output: a.output, calib: a.calib, tokenizer: a.tokenizer, calibSequences: a['calib-sequences'], calibLength: a['calib-length'], seed: a.seed })),
+        )
+        .command(
+          'check <model> <dir>',
+          'run the model on the data sets and compare the outputs it shares with them, by name (exit 1 on mismatch)',
+          (cc) =>
+            cc
+              .positional('model', { type: 'string', demandOption: true })
+              .positional('dir', { type: 'string', demandOption: true })
+              .option('rtol', { type: 'number', default: 1e-3 })
+              .option('atol', { type: 'number', default: 1e-7 })
+              .option('json', { type: 'boolean' }),
+          async (a) => setCode(await goldenCheckCommand({ model: a.model, dir: a.dir, rtol: a.rtol, atol: a.atol, json: a.json })),
+        )
+        .demandCommand(1, 'golden needs a subcommand: make or check'),
     )
     .command(
       'demo',
