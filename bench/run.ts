@@ -1,9 +1,13 @@
 // `npm run bench [name...]`: runs the named benchmarks (all by default). Each prints ratios
 // against a baseline measured in the same run; nothing here asserts on time.
+import { benchAttnPrune } from './attn-prune.js';
+import { benchFfnFuse } from './ffn-fuse.js';
 import { benchIo } from './io.js';
 
 const benches: Record<string, () => void | Promise<void>> = {
   io: () => benchIo(),
+  'attn-prune': () => benchAttnPrune(),
+  'ffn-fuse': () => benchFfnFuse(),
 };
 
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));
