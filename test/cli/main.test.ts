@@ -68,7 +68,12 @@ describe('onnx-opt CLI', () => {
   it('--list-passes prints passes with options and types', () => {
     const r = runCli(['--list-passes']);
     expect(r.code).toBe(0);
-    expect(r.stdout).toMatch(/^Passes:\n {2}dce\n/);
+    expect(r.stdout).toMatch(/^Passes:\n {2}attn-prune\n/);
+    for (const p of ['cse', 'dce', 'eliminate-identity', 'ffn-fuse', 'fold-constants', 'infer-shapes']) expect(r.stdout).toContain(`\n  ${p}\n`);
+    expect(r.stdout).toContain('count: int  remove this many attention sublayers');
+    expect(r.stdout).toContain('protect: int[] = [0,-1]');
+    expect(r.stdout).toContain('mode: exact|paper = "exact"');
+    expect(r.stdout).toMatch(/canonicalize = fixed-point\{max-steps=8\}\(eliminate-identity,fold-constants,cse,dce\)/);
     expect(r.stdout).toContain('fixed-point{max-steps=10}');
   });
 
