@@ -36,6 +36,8 @@ export interface SaveOptions {
    * at the cost of waiting for the disk.
    */
   fsync?: boolean;
+  /** Called as external data is written: bytes so far, of the total. */
+  onProgress?: (done: number, total: number) => void;
 }
 
 export interface SaveResult {
@@ -133,12 +135,14 @@ export function saveModel(model: Model, path: string, options: SaveOptions = {})
   const temps: string[] = [];
   const tempOf = (final: string) => join(dirname(final), `.${basename(final)}.${token}.tmp`);
   let written = bytes.byteLength;
+  const totalBytes = placements.reduce((s, p) => s + p.tensor.byteLength, 0);
+  let progressed = 0;
   try {
     locations.forEach((loc, k) => {
       const final = join(dir, loc);
       const temp = tempOf(final);
       temps.push(temp);
-      written += writeDataFile(temp, placements.filter((p) => p.file === k), options.fsync ?? false);
+      written += writeDataFile(temp, placements.filter((p) => p.file === k), options.fsync ?? false, (n) => options.onProgress?.((progressed += n), totalBytes));
     });
     const tempModel = tempOf(out);
     temps.push(tempModel);
@@ -198,7 +202,7 @@ function writeWhole(path: string, bytes: Uint8Array, fsync: boolean): void {
   }
 }
 
-function writeDataFile(path: string, placements: Placement[], fsync: boolean): number {
+function writeDataFile(path: string, placements: Placement[], fsync: boolean, onBytes: (n: number) => void): number {
   const fd = openSync(path, 'w');
   let end = 0;
   const scratch = new Uint8Array(COPY_CHUNK);
@@ -209,6 +213,7 @@ function writeDataFile(path: string, placements: Placement[], fsync: boolean): n
         let done = 0;
         while (done < chunk.byteLength) done += writeSync(fd, chunk, done, chunk.byteLength - done, pos + done);
         pos += chunk.byteLength;
+        onBytes(chunk.byteLength);
       }
       end = Math.max(end, pos);
     }

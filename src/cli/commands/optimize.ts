@@ -9,6 +9,7 @@ import { formatBytes } from '../../ir/summary.js';
 import { compareModels, formatComparison, type ComparisonResult } from '../../verify/compare.js';
 import { loadCalibrationFromArgs, parseThresholds, type CalibrationArgs } from '../calibration-args.js';
 import { EXIT_CHECK_FAILED } from '../exit.js';
+import { terminalProgress } from '../progress-bars.js';
 import type { Model } from '../../ir/model.js';
 import { readFileSync } from 'node:fs';
 
@@ -46,7 +47,9 @@ export async function optimizeCommand(args: OptimizeArgs): Promise<number> {
     if (!args.quiet && !args.json) process.stderr.write(m + '\n');
   };
   const model = loadModel(args.input);
+  const progress = terminalProgress({ quiet: args.quiet, json: args.json });
   const services: Record<string, unknown> = {
+    progress,
     // Loaded only if a pass asks: passes that need no calibration never read the file.
     loadCalibration: (m: Model) => loadCalibrationFromArgs(m, args),
   };
@@ -58,7 +61,13 @@ export async function optimizeCommand(args: OptimizeArgs): Promise<number> {
     log,
     reproducer: (pipeline) => `onnx-opt ${JSON.stringify(resolve(args.input))} -o /tmp/repro.onnx --passes='${pipeline}' --debug`,
   });
-  const saved = saveModel(model, args.output, { externalData: args.externalData, fsync: args.fsync });
+  const writing = progress.start('writing', 1, 'bytes');
+  let saved;
+  try {
+    saved = saveModel(model, args.output, { externalData: args.externalData, fsync: args.fsync, onProgress: (d, t) => writing.update(d, t) });
+  } finally {
+    writing.stop();
+  }
   if (args.stats && !args.json) {
     process.stderr.write('pass statistics:\n');
     for (const t of run.timings) {

@@ -7,6 +7,7 @@ import { loadCalibration, type CalibrationData } from '../../runtime/calibration
 import { analyzeDecoder } from '../analysis/analyze-decoder.js';
 import type { LayerMap } from '../analysis/layer-map.js';
 import { definePass, type PassContext } from '../pass.js';
+import { progressOf } from '../progress.js';
 import { cannotRemove, removeAttention } from './remove-attention.js';
 import { cosineScores, klScores, logitsOf, meanKl, withoutAttention, type LayerScore, type ScoreMethod } from './scores.js';
 import { resolveIndices, selectLayers } from './select.js';
@@ -68,7 +69,9 @@ export const attnPrune = definePass({
         scores = await cosineScores(model, map, so);
         evaluations = 1;
       } else if (method === 'kl') {
-        const r = await klScores(model, candidates(map, protectedSet), so);
+        const pool = candidates(map, protectedSet);
+        const bar = progressOf(ctx.services).start('attention KL scores', pool.length, 'layers');
+        const r = await klScores(model, pool, { ...so, onEvaluation: (d) => bar.update(d) }).finally(() => bar.stop());
         scores = r.scores;
         evaluations = r.evaluations;
       }

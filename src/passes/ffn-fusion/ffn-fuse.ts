@@ -8,6 +8,7 @@ import type { LayerMap } from '../analysis/layer-map.js';
 import { calibrationFor } from '../attn-prune/attn-prune.js';
 import { logitsOf, meanKl } from '../attn-prune/scores.js';
 import { definePass } from '../pass.js';
+import { progressOf } from '../progress.js';
 import { candidateRuns, groupProblem } from './candidates.js';
 import { dependencyMatrix, type DependencyMatrix } from './dependency-matrix.js';
 import { fuseGroup, type FuseMode } from './fuse.js';
@@ -67,7 +68,12 @@ export const ffnFuse = definePass({
       if (given) matrix = given;
       else if (runs.length) {
         const data = await calibrationFor(model, ctx);
-        matrix = await dependencyMatrix(model, map, runs, { sequences: data.sequences, threads: ctx.services.threads as number | undefined });
+        const bar = progressOf(ctx.services).start('dependency matrix', runs.reduce((n, r) => n + r.length - 1, 0) + 1, 'runs');
+        try {
+          matrix = await dependencyMatrix(model, map, runs, { sequences: data.sequences, threads: ctx.services.threads as number | undefined, onEvaluation: (d, t) => bar.update(d, t) });
+        } finally {
+          bar.stop();
+        }
         evaluations = matrix.evaluations;
       }
       groups = matrix ? selectGroups(runs, matrix, { threshold: o.threshold, maxGroup: o['max-group'], minGroup: o['min-group'], keepLast: o['keep-last'] }) : [];
