@@ -40,8 +40,27 @@ export { PassRegistry, defaultRegistry } from './passes/registry.js';
 export { loadPlugin } from './passes/plugins.js';
 export { dce } from './passes/canonicalize/dce.js';
 
-// Runtime
+export { attnPrune, type AttnPruneReport } from './passes/attn-prune/attn-prune.js';
+export { ffnFuse, type FfnFuseReport } from './passes/ffn-fusion/ffn-fuse.js';
+export { cse } from './passes/canonicalize/cse.js';
+export { eliminateIdentity } from './passes/canonicalize/eliminate-identity.js';
+export { foldConstants } from './passes/canonicalize/fold-constants.js';
+export { inferShapes, inferShapesPass } from './passes/shape-inference/infer-shapes.js';
+
+// Decoder analysis and pattern rules
+export { analyzeDecoder, type AnalyzeOptions } from './passes/analysis/analyze-decoder.js';
+export type { AttentionInfo, FfnInfo, LayerInfo, LayerMap, NormInfo, WeightRef } from './passes/analysis/layer-map.js';
+export { ALL_SPELLINGS } from './passes/analysis/spellings/index.js';
+export type { Spelling } from './passes/analysis/spelling.js';
+export * from './passes/pattern/index.js';
+
+// Runtime and verification
 export { ModelSession, withSession, type SessionOptions } from './runtime/session.js';
+export { DecoderRunner, decoderSignature, sequenceFeeds } from './runtime/decoder-inputs.js';
+export { runWithProbes, ProbeSession } from './runtime/probes.js';
+export { loadCalibration, type CalibrationData, type CalibrationSpec } from './runtime/calibration/index.js';
+export { compareModels, formatComparison, type ComparisonResult, type Thresholds } from './verify/compare.js';
+export { checkGoldenSets, makeGoldenSets } from './verify/golden-sets.js';
 
 /** Makes a pass available to pipelines by name (`runPipeline(model, 'my-pass{k=1}')`). */
 export function registerPass(def: PassDefinition): void {
