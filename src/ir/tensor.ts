@@ -23,7 +23,13 @@ export type TensorStorage =
    * Bytes computed on demand (fused weights): nothing is held until the writer asks, and the
    * result is not cached, so peak memory stays at one tensor however many are pending.
    */
-  | { readonly kind: 'lazy'; readonly length: number; readonly compute: () => Uint8Array };
+  | {
+      readonly kind: 'lazy';
+      readonly length: number;
+      readonly compute: () => Uint8Array;
+      /** Produces the same bytes in pieces of about `chunkSize`, for writers that stream. */
+      readonly stream?: (chunkSize: number) => Generator<Uint8Array>;
+    };
 
 /**
  * An immutable tensor handle. Weights are never decoded or loaded until a pass asks for them:
@@ -59,9 +65,17 @@ export class Tensor {
   }
 
   /** A tensor whose bytes `compute` produces when read (`length` bytes, checked then). */
-  static lazy(name: string, dtype: DataType, dims: readonly number[], compute: () => Uint8Array): Tensor {
+  static lazy(name: string, dtype: DataType, dims: readonly number[], compute: () => Uint8Array, stream?: (chunkSize: number) => Generator<Uint8Array>): Tensor {
     const length = byteSizeOf(dtype, dims.reduce((a, b) => a * b, 1));
-    return new Tensor({ name, dtype, dims, storage: { kind: 'lazy', length, compute } });
+    return new Tensor({ name, dtype, dims, storage: { kind: 'lazy', length, compute, ...(stream ? { stream } : {}) } });
+  }
+
+  /** Bytes [offset, offset + length): a positioned read for external data, a view otherwise. */
+  readBytes(offset: number, length: number): Uint8Array {
+    const s = this.storage;
+    if (offset < 0 || offset + length > this.byteLength) throw new RangeError(`tensor ${this.name}: bytes [${offset}, ${offset + length}) out of range`);
+    if (s.kind === 'external') return readRange(s.path, s.offset + offset, length);
+    return this.bytes().subarray(offset, offset + length);
   }
 
   /** The same data under another name (no copy). */
@@ -111,6 +125,15 @@ export class Tensor {
    */
   *chunks(chunkSize = 16 << 20, scratch?: Uint8Array): Generator<Uint8Array> {
     const s = this.storage;
+    if (s.kind === 'lazy' && s.stream) {
+      let total = 0;
+      for (const c of s.stream(chunkSize)) {
+        total += c.byteLength;
+        yield c;
+      }
+      if (total !== s.length) throw new Error(`tensor ${this.name}: streamed ${total} bytes, expected ${s.length}`);
+      return;
+    }
     if (s.kind !== 'external') {
       yield this.bytes();
       return;

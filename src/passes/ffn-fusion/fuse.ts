@@ -8,7 +8,7 @@ import { Tensor } from '../../ir/tensor.js';
 import type { Value } from '../../ir/value.js';
 import { removeDeadNodes } from '../attn-prune/remove-attention.js';
 import { FUSED_LAYERS_KEY, type FfnInfo, type LayerMap, type NormInfo, type WeightRef } from '../analysis/layer-map.js';
-import { concat2d, readFloats, scaleRows, transpose2d, vecMat, vectorTensor } from './weights.js';
+import { concat2d, readFloats, transpose2d, vecMat, vectorTensor } from './weights.js';
 
 export type FuseMode = 'exact' | 'paper';
 
@@ -60,9 +60,8 @@ export function fuseGroup(model: Model, map: LayerMap, group: readonly [number, 
     if (w.kind !== 'matmul') throw bad('unsupported weight kind');
     return w.transposed ? transpose2d(`${t.name}.t`, t) : t;
   };
-  const scaled = (w: WeightRef | undefined, t: number, name: string) => (w ? scaleRows(name, asInOut(w), gammas[t]!) : undefined);
-  const up = concat2d(`${prefix}.up.weight`, ffns.map((f, t) => scaled(f.up, t, `up${t}`)!), 1);
-  const gate = first.gate ? concat2d(`${prefix}.gate.weight`, ffns.map((f, t) => scaled(f.gate!, t, `gate${t}`)!), 1) : undefined;
+  const up = concat2d(`${prefix}.up.weight`, ffns.map((f, t) => ({ tensor: asInOut(f.up), rowScale: gammas[t] })), 1);
+  const gate = first.gate ? concat2d(`${prefix}.gate.weight`, ffns.map((f, t) => ({ tensor: asInOut(f.gate!), rowScale: gammas[t] })), 1) : undefined;
   const down = concat2d(`${prefix}.down.weight`, ffns.map((f) => asInOut(f.down)), 0);
 
   // First-layer biases are concatenated (with β folded in); second-layer biases are summed.

@@ -14,43 +14,97 @@ function elementBytes(dtype: DataType): number {
   return bits / 8;
 }
 
-/** Concatenates 2-D tensors of one dtype along `axis` (0: stack rows, 1: stack columns). */
-export function concat2d(name: string, parts: readonly Tensor[], axis: 0 | 1): Tensor {
-  const dtype = parts[0]!.dtype;
-  for (const p of parts) {
+/** One block of a concatenation, optionally with its rows scaled (a folded norm weight). */
+export interface ConcatPart {
+  tensor: Tensor;
+  /** `diag(rowScale) · tensor`: row r multiplied by rowScale[r], rounded once in the tensor's dtype. */
+  rowScale?: Float64Array;
+}
+
+/**
+ * Concatenates 2-D tensors of one dtype along `axis` (0: stack rows, 1: stack columns), scaling
+ * rows on the way when asked. Reads one source at a time, so peak memory is the result plus one
+ * source tensor.
+ */
+export function concat2d(name: string, input: readonly (Tensor | ConcatPart)[], axis: 0 | 1): Tensor {
+  const parts: ConcatPart[] = input.map((p) => (p instanceof Tensor ? { tensor: p } : p));
+  const dtype = parts[0]!.tensor.dtype;
+  for (const { tensor: p, rowScale } of parts) {
     if (p.dtype !== dtype) throw new OnnxOptError('UNSUPPORTED', `cannot concatenate ${dtypeShortName(p.dtype)} with ${dtypeShortName(dtype)} weights`);
     if (p.dims.length !== 2) throw new OnnxOptError('UNSUPPORTED', `weight ${p.name} is not 2-D`);
+    if (rowScale && rowScale.length !== p.dims[0]) throw new OnnxOptError('UNSUPPORTED', `norm weight has ${rowScale.length} elements, ${p.name} has ${p.dims[0]} input rows`);
   }
   const other = 1 - axis;
-  const fixed = parts[0]!.dims[other]!;
-  for (const p of parts) {
-    if (p.dims[other] !== fixed) throw new OnnxOptError('UNSUPPORTED', `weights ${parts[0]!.name} and ${p.name} differ on axis ${other}`);
+  const fixed = parts[0]!.tensor.dims[other]!;
+  for (const { tensor: p } of parts) {
+    if (p.dims[other] !== fixed) throw new OnnxOptError('UNSUPPORTED', `weights ${parts[0]!.tensor.name} and ${p.name} differ on axis ${other}`);
   }
-  const total = parts.reduce((s, p) => s + p.dims[axis]!, 0);
+  const total = parts.reduce((s, p) => s + p.tensor.dims[axis]!, 0);
   const dims = axis === 0 ? [total, fixed] : [fixed, total];
-  return Tensor.lazy(name, dtype, dims, () => {
-    const eb = elementBytes(dtype);
-    const out = new Uint8Array(total * fixed * eb);
-    if (axis === 0) {
-      let at = 0;
-      for (const p of parts) {
-        const b = p.bytes();
-        out.set(b, at);
-        at += b.byteLength;
+  const eb = elementBytes(dtype);
+  const rowBytes = (axis === 0 ? fixed : total) * eb;
+  // Sources with cheap range reads (external, in memory) are read per block; lazy ones (a
+  // transposed weight) are computed once per pass over the output.
+  let cache = new Map<Tensor, Uint8Array>();
+  const read = (p: Tensor, offset: number, length: number): Uint8Array => {
+    if (p.storage.kind !== 'lazy') return p.readBytes(offset, length);
+    let b = cache.get(p);
+    if (!b) cache.set(p, (b = p.bytes()));
+    return b.subarray(offset, offset + length);
+  };
+  /** Output rows [r0, r1), reading each source's matching rows with positioned reads. */
+  const block = (r0: number, r1: number): Uint8Array => {
+    const out = new Uint8Array((r1 - r0) * rowBytes);
+    if (axis === 1) {
+      let colAt = 0;
+      for (const { tensor: p, rowScale } of parts) {
+        const w = p.dims[1]! * eb;
+        const src = read(p, r0 * w, (r1 - r0) * w);
+        for (let r = r0; r < r1; r++) {
+          const dst = (r - r0) * rowBytes + colAt;
+          out.set(src.subarray((r - r0) * w, (r - r0 + 1) * w), dst);
+          if (rowScale && rowScale[r] !== 1) scaleInPlace(out, dst, p.dims[1]!, dtype, rowScale[r]!);
+        }
+        colAt += w;
       }
       return out;
     }
-    // Stack columns: each output row is the parts' rows side by side.
-    const rowBytes = total * eb;
-    let col = 0;
-    for (const p of parts) {
-      const b = p.bytes();
-      const w = p.dims[1]! * eb;
-      for (let r = 0; r < fixed; r++) out.set(b.subarray(r * w, (r + 1) * w), r * rowBytes + col);
-      col += w;
+    // Stacking rows: output row r lives in the part whose row range holds it.
+    let base = 0;
+    for (const { tensor: p, rowScale } of parts) {
+      const rows = p.dims[0]!;
+      const lo = Math.max(r0, base);
+      const hi = Math.min(r1, base + rows);
+      if (lo < hi) {
+        out.set(read(p, (lo - base) * rowBytes, (hi - lo) * rowBytes), (lo - r0) * rowBytes);
+        if (rowScale) for (let r = lo; r < hi; r++) if (rowScale[r - base] !== 1) scaleInPlace(out, (r - r0) * rowBytes, fixed, dtype, rowScale[r - base]!);
+      }
+      base += rows;
     }
     return out;
-  });
+  };
+  const rowsTotal = axis === 0 ? total : fixed;
+  return Tensor.lazy(
+    name,
+    dtype,
+    dims,
+    () => {
+      cache = new Map();
+      return block(0, rowsTotal);
+    },
+    function* (chunkSize) {
+      cache = new Map();
+      const step = Math.max(1, Math.floor(chunkSize / rowBytes));
+      for (let r = 0; r < rowsTotal; r += step) yield block(r, Math.min(rowsTotal, r + step));
+      cache = new Map();
+    },
+  );
+}
+
+function scaleInPlace(buf: Uint8Array, byteOffset: number, count: number, dtype: DataType, factor: number): void {
+  const dv = new DataView(buf.buffer, buf.byteOffset + byteOffset, count * elementBytes(dtype));
+  const c = codec(dtype);
+  for (let i = 0; i < count; i++) c.set(buf, dv, i, c.get(buf, dv, i) * factor);
 }
 
 type Codec = { get(b: Uint8Array, dv: DataView, i: number): number; set(b: Uint8Array, dv: DataView, i: number, v: number): void };
@@ -91,27 +145,6 @@ export function readFloats(t: Tensor): Float64Array {
   const out = new Float64Array(t.size);
   for (let i = 0; i < out.length; i++) out[i] = c.get(b, dv, i);
   return out;
-}
-
-/** `diag(gamma) · W` for W stored [in, out]: row r is multiplied by gamma[r]. Rounds once, in W's dtype. */
-export function scaleRows(name: string, w: Tensor, gamma: Float64Array): Tensor {
-  const [rows, cols] = w.dims as [number, number];
-  if (gamma.length !== rows) throw new OnnxOptError('UNSUPPORTED', `norm weight has ${gamma.length} elements, ${w.name} has ${rows} input rows`);
-  return Tensor.lazy(name, w.dtype, w.dims, () => {
-    const src = w.bytes();
-    const out = new Uint8Array(src.byteLength);
-    const si = new DataView(src.buffer, src.byteOffset, src.byteLength);
-    const so = new DataView(out.buffer);
-    const c = codec(w.dtype);
-    for (let r = 0; r < rows; r++) {
-      const g = gamma[r]!;
-      for (let j = 0; j < cols; j++) {
-        const i = r * cols + j;
-        c.set(out, so, i, c.get(src, si, i) * g);
-      }
-    }
-    return out;
-  });
 }
 
 /** Transposes a 2-D tensor (weights stored [out, in] behind a Transpose). Byte copy, any dtype. */

@@ -1,0 +1,21 @@
+// Child process of scripts/test-large.ts: one step per process, so peak RSS is that step's own.
+import { saveModel } from '../src/codegen/write-model.js';
+import { makeLlamaModel } from '../src/fixtures/llama.js';
+import { loadModel } from '../src/io/read-model.js';
+import { registerBuiltinPasses } from '../src/passes/builtin.js';
+import { runPipeline } from '../src/passes/pass-manager.js';
+
+const [step, a, b, pipeline] = process.argv.slice(2);
+if (step === 'generate') {
+  // ≈2.2 B fp16 parameters (≈4.4 GB): 11 layers of a Llama-2-7B-sized decoder.
+  const model = makeLlamaModel({ layers: 11, hidden: 4096, heads: 32, kvHeads: 8, intermediate: 11008, vocab: 32000, dtype: 'float16', seed: 2, kvCache: true });
+  saveModel(model, a!, { externalData: 'external' });
+  console.log(JSON.stringify({ ok: true }));
+} else if (step === 'optimize') {
+  registerBuiltinPasses();
+  const t0 = performance.now();
+  const model = loadModel(a!);
+  const run = await runPipeline(model, pipeline!);
+  saveModel(model, b!, { externalData: 'external' });
+  console.log(JSON.stringify({ ms: performance.now() - t0, maxRssMB: process.resourceUsage().maxRSS / 1024, timings: run.timings.map((t) => [t.pass, Math.round(t.ms)]) }));
+}
