@@ -89,6 +89,23 @@ describe('ffn-fuse', () => {
     expect(maxRel(a, b)).toBeLessThan(5e-3);
   });
 
+  it('planted ground truth: the matrix is near zero exactly on the orthogonal run, and selection picks it', async () => {
+    const model = makeLlamaModel({
+      layers: 10, hidden: 64, heads: 4, kvHeads: 2, intermediate: 128, vocab: 256, seed: 7,
+      attnScale: { 3: 1e-3, 4: 1e-3, 5: 1e-3, 7: 1e-3, 8: 1e-3 },
+      ffnOrthogonal: [[2, 5]],
+    });
+    await run(model, attnPrune({ count: 5 }));
+    const { report } = await run(model, ffnFuse({ threshold: 0.01 }));
+    const r = report['ffn-fuse'] as FfnFuseReport;
+    expect(r.candidateRuns).toEqual([[2, 3, 4, 5], [6, 7, 8]]);
+    const at = (i: number, j: number) => r.matrix!.values[r.matrix!.layers.indexOf(i)]![r.matrix!.layers.indexOf(j)]!;
+    for (const [i, j] of [[2, 3], [2, 4], [2, 5], [3, 4], [3, 5], [4, 5]]) expect(at(i!, j!)).toBeLessThan(1e-4);
+    for (const [i, j] of [[6, 7], [6, 8], [7, 8]]) expect(at(i!, j!)).toBeGreaterThan(1e-2);
+    // keep-last leaves layer 5 out of the planted run; the dependent run is not fused.
+    expect(r.groups).toEqual([[2, 4]]);
+  });
+
   it('refuses explicit groups that are not legal runs, with the reason', async () => {
     const model = loadModel(TINYLLAMA);
     await expect(run(model, ffnFuse({ groups: [[4, 7]] }))).rejects.toThrow(/layer 5 still has its attention/);
