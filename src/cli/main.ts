@@ -62,6 +62,7 @@ function buildCli(y: Argv, setCode: (c: number) => void): Argv {
           .option('fsync', { type: 'boolean', describe: 'fsync output files before renaming them into place (durable across power loss)' })
           .option('quiet', { alias: 'q', type: 'boolean', describe: 'no progress or messages' })
           .option('json', { type: 'boolean', describe: 'print a machine-readable result on stdout and nothing else there' })
+          .option('report', { type: 'string', describe: 'write a report: out.html (self-contained page with charts) or out.json (versioned data)' })
           .option('config', { type: 'string', describe: 'a JSON pipeline file (input, output, passes, calibration, verify, report) instead of flags' })
           .option('scores', { type: 'string', describe: 'JSON of precomputed scores (e.g. an earlier --report out.json) to drive attn-prune/ffn-fuse without calibration runs' })
           .option('verify', { type: 'string', describe: "after writing, compare output with input on calibration data; optional thresholds 'max-kl=0.05,min-top1=0.9,max-abs=1e-3' (exit 1 if breached; the output is still written)" }),
@@ -70,7 +71,7 @@ function buildCli(y: Argv, setCode: (c: number) => void): Argv {
           process.stdout.write(formatPassList(defaultRegistry) + '\n');
           return setCode(0);
         }
-        if (a.config) return setCode(await optimizeCommand({ ...readConfigFile(a.config), stats: a.stats, quiet: a.quiet, json: a.json, verifyEach: a['verify-each'] }));
+        if (a.config) return setCode(await optimizeCommand({ ...readConfigFile(a.config), stats: a.stats, quiet: a.quiet, json: a.json, verifyEach: a['verify-each'], ...(a.report ? { report: a.report } : {}) }));
         if (!a.input) throw new OnnxOptError('USAGE', 'no input model given (see --help)');
         if (!a.output) throw new OnnxOptError('USAGE', 'no output path given: use -o <out.onnx>');
         setCode(
@@ -85,6 +86,7 @@ function buildCli(y: Argv, setCode: (c: number) => void): Argv {
             fsync: a.fsync,
             verify: a.verify === undefined ? undefined : String(a.verify),
             scores: a.scores,
+            report: a.report,
             calib: a.calib,
             tokenizer: a.tokenizer,
             calibSequences: a['calib-sequences'],

@@ -11,6 +11,10 @@ import { loadCalibrationFromArgs, parseThresholds, type CalibrationArgs } from '
 import { EXIT_CHECK_FAILED } from '../exit.js';
 import { terminalProgress } from '../progress-bars.js';
 import type { Model } from '../../ir/model.js';
+import type { CalibrationData } from '../../runtime/calibration/index.js';
+import { buildReport, modelFacts } from '../../report/build.js';
+import type { OptimizationReport } from '../../report/schema.js';
+import { writeReport } from '../../report/write.js';
 import { readFileSync } from 'node:fs';
 
 function readJson(path: string): unknown {
@@ -36,17 +40,32 @@ export interface OptimizeArgs extends CalibrationArgs {
   fsync?: boolean;
   quiet?: boolean;
   json?: boolean;
+  /** `--report out.html|out.json`. */
+  report?: string;
+}
+
+export interface OptimizeOutcome {
+  report: OptimizationReport;
+  passed: boolean;
 }
 
 /** `onnx-opt <in> -o <out> --passes=...`: load, run the pipeline, write atomically. */
 export async function optimizeCommand(args: OptimizeArgs): Promise<number> {
+  const outcome = await optimize(args);
+  return outcome.passed ? 0 : EXIT_CHECK_FAILED;
+}
+
+/** The optimize command's work, returning the report (the demo prints its own summary of it). */
+export async function optimize(args: OptimizeArgs): Promise<OptimizeOutcome> {
   // Parse the pipeline before touching any file, so a typo costs nothing.
   const steps = buildPipeline(args.passes, defaultRegistry);
   if (!existsSync(args.input)) throw new OnnxOptError('FILE_NOT_FOUND', 'no such file', { file: args.input });
   const log = (m: string) => {
     if (!args.quiet && !args.json) process.stderr.write(m + '\n');
   };
+  if (args.report && !/\.(html?|json)$/i.test(args.report)) throw new OnnxOptError('USAGE', 'the report path must end in .html or .json', { file: args.report });
   const model = loadModel(args.input);
+  const before = modelFacts(model);
   const progress = terminalProgress({ quiet: args.quiet, json: args.json });
   const services: Record<string, unknown> = {
     progress,
@@ -83,16 +102,28 @@ export async function optimizeCommand(args: OptimizeArgs): Promise<number> {
     const data = await loadCalibrationFromArgs(original, args);
     verification = await compareModels(original, loadModel(args.output), data, { thresholds, labels: ['original', 'optimized'] });
     run.report.verify = verification;
-    if (!args.json) process.stderr.write(formatComparison(verification) + '\n');
+    if (!args.json && !args.quiet) process.stderr.write(formatComparison(verification) + "\n");
   }
+  const calibration = services.calibration as CalibrationData | undefined;
+  const report = buildReport({
+    input: args.input,
+    output: saved.modelPath,
+    pipeline: args.passes,
+    before,
+    after: modelFacts(model),
+    run,
+    verify: verification,
+    calibration: calibration?.source.description,
+  });
+  if (args.report) writeReport(args.report, report);
   if (args.json) {
-    process.stdout.write(JSON.stringify({ input: args.input, output: saved.modelPath, dataFiles: saved.dataFiles, pipeline: args.passes, modified: run.modified, passes: run.timings, report: run.report }, null, 2) + '\n');
+    process.stdout.write(JSON.stringify({ input: args.input, output: saved.modelPath, dataFiles: saved.dataFiles, pipeline: args.passes, modified: run.modified, passes: run.timings, report: run.report, summary: report }, null, 2) + '\n');
   } else {
     log(`wrote ${args.output} (${formatBytes(saved.bytesWritten)}${saved.dataFiles.length ? `, ${saved.dataFiles.length} data file(s)` : ''})`);
+    if (args.report) log(`report: ${args.report}`);
   }
   if (verification && !verification.passed) {
     log(`verification FAILED: ${verification.breaches.map((b) => b.message).join('; ')} (the output was written)`);
-    return EXIT_CHECK_FAILED;
   }
-  return 0;
+  return { report, passed: !verification || verification.passed };
 }

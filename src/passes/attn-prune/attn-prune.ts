@@ -55,7 +55,7 @@ export const attnPrune = definePass({
     let scores: LayerScore[] = [];
     let evaluations = 0;
     let calibration: CalibrationData | undefined;
-    const given = o.scores ? readScores(o.scores) : (ctx.services.scores as { 'attn-prune'?: { scores: LayerScore[] } } | undefined)?.['attn-prune']?.scores;
+    const given = o.scores ? readScores(o.scores) : ctx.services.scores ? scoresFrom(ctx.services.scores, 'the --scores file') : undefined;
     if (o.layers) {
       method = 'given';
       scores = map.layers.filter((l) => l.attention).map((l) => ({ layer: l.index, score: Number.NaN }));
@@ -207,10 +207,20 @@ function readScores(path: string): LayerScore[] {
   } catch (e) {
     throw new OnnxOptError('USAGE', `cannot read scores: ${(e as Error).message}`, { file: path });
   }
-  const section = (j as Record<string, unknown>)['attn-prune'] ?? (j as { passes?: Record<string, unknown> }).passes?.['attn-prune'] ?? j;
+  return scoresFrom(j, path) ?? [];
+}
+
+/**
+ * attn-prune scores from JSON: `{"attn-prune": {...}}`, a report (`attnPrune`), or the CLI's
+ * --json output (`report["attn-prune"]`). undefined when the JSON has no attn-prune section.
+ */
+function scoresFrom(j: unknown, where: string): LayerScore[] | undefined {
+  const o = j as Record<string, Record<string, unknown> | undefined>;
+  const section = o['attn-prune'] ?? o.attnPrune ?? o.report?.['attn-prune'];
+  if (section === undefined) return undefined;
   const list = (section as { scores?: unknown }).scores;
   if (!Array.isArray(list) || !list.every((s) => typeof s?.layer === 'number' && typeof s?.score === 'number')) {
-    throw new OnnxOptError('USAGE', 'scores file must hold {"attn-prune": {"scores": [{"layer": n, "score": x}, ...]}}', { file: path });
+    throw new OnnxOptError('USAGE', `${where}: scores must be {"attn-prune": {"scores": [{"layer": n, "score": x}, ...]}}`);
   }
   return list as LayerScore[];
 }

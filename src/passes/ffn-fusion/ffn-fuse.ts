@@ -64,7 +64,7 @@ export const ffnFuse = definePass({
       groups = o.groups.map((gr) => [...gr]);
     } else {
       if (runs.length === 0) ctx.log('no runs of consecutive attention-free FFNs: nothing to fuse (run attn-prune first)');
-      const given = o.scores ? readMatrix(o.scores) : (ctx.services.scores as { 'ffn-fuse'?: { matrix?: DependencyMatrix } } | undefined)?.['ffn-fuse']?.matrix;
+      const given = o.scores ? readMatrix(o.scores) : ctx.services.scores ? matrixFrom(ctx.services.scores, 'the --scores file') : undefined;
       if (given) matrix = given;
       else if (runs.length) {
         const data = await calibrationFor(model, ctx);
@@ -148,10 +148,19 @@ function readMatrix(path: string): DependencyMatrix {
   } catch (e) {
     throw new OnnxOptError('USAGE', `cannot read scores: ${(e as Error).message}`, { file: path });
   }
-  const section = (j['ffn-fuse'] ?? (j.passes as Record<string, unknown> | undefined)?.['ffn-fuse'] ?? j) as { matrix?: DependencyMatrix };
+  const m = matrixFrom(j, path);
+  if (!m) throw new OnnxOptError('USAGE', 'scores file must hold {"ffn-fuse": {"matrix": {"layers": [...], "values": [[...]]}}}', { file: path });
+  return m;
+}
+
+/** The matrix from `{"ffn-fuse": …}`, a report (`ffnFuse`) or the CLI's --json output; undefined if absent. */
+function matrixFrom(j: unknown, where: string): DependencyMatrix | undefined {
+  const o = j as Record<string, Record<string, unknown> | undefined>;
+  const section = (o['ffn-fuse'] ?? o.ffnFuse ?? o.report?.['ffn-fuse']) as { matrix?: DependencyMatrix } | undefined;
+  if (!section?.matrix) return undefined;
   const m = section.matrix;
-  if (!m || !Array.isArray(m.layers) || !Array.isArray(m.values)) {
-    throw new OnnxOptError('USAGE', 'scores file must hold {"ffn-fuse": {"matrix": {"layers": [...], "values": [[...]]}}}', { file: path });
+  if (!Array.isArray(m.layers) || !Array.isArray(m.values) || m.values.length !== m.layers.length) {
+    throw new OnnxOptError('USAGE', `${where}: the ffn-fuse matrix must be {"layers": [...], "values": [[...]]} with one row per layer`);
   }
   return { layers: m.layers, values: m.values, evaluations: 0 };
 }

@@ -1,0 +1,67 @@
+import { readFileSync } from 'node:fs';
+import type { Model } from '../ir/model.js';
+import { summarizeModel } from '../ir/summary.js';
+import { analyzeDecoder } from '../passes/analysis/analyze-decoder.js';
+import type { AttnPruneReport } from '../passes/attn-prune/attn-prune.js';
+import type { FfnFuseReport } from '../passes/ffn-fusion/ffn-fuse.js';
+import { depth } from '../passes/ffn-fusion/ffn-fuse.js';
+import type { PipelineRun } from '../passes/pass-manager.js';
+import type { ComparisonResult } from '../verify/compare.js';
+import type { ModelFacts, OptimizationReport } from './schema.js';
+
+/** Counts for the before/after summary; the layer facts are best effort (0 if no decoder is found). */
+export function modelFacts(model: Model): ModelFacts {
+  const s = summarizeModel(model);
+  let layers = 0;
+  let attention = 0;
+  let ffn = 0;
+  let d = 0;
+  try {
+    const map = analyzeDecoder(model);
+    layers = map.layers.reduce((n, l) => n + (l.span ? l.span[1] - l.span[0] + 1 : 1), 0) + map.unrecognized.length;
+    attention = map.layers.filter((l) => l.attention).length;
+    ffn = map.layers.filter((l) => l.ffn).length;
+    d = depth(map);
+  } catch {
+    // Not a decoder: the model summary still stands.
+  }
+  return { parameters: s.parameters, parameterBytes: s.parameterBytes, nodes: s.nodes, layers, attentionSublayers: attention, ffnSteps: ffn, depth: d };
+}
+
+export function toolVersion(): string {
+  try {
+    return (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+  } catch {
+    return 'unknown';
+  }
+}
+
+export function buildReport(o: {
+  input: string;
+  output: string;
+  pipeline: string;
+  before: ModelFacts;
+  after: ModelFacts;
+  run: PipelineRun;
+  verify?: ComparisonResult;
+  calibration?: string;
+}): OptimizationReport {
+  const attnPrune = o.run.report['attn-prune'] as AttnPruneReport | undefined;
+  const ffnFuse = o.run.report['ffn-fuse'] as FfnFuseReport | undefined;
+  return {
+    schema: 'onnx-opt.report',
+    version: 1,
+    createdAt: new Date().toISOString(),
+    tool: { name: 'onnx-opt', version: toolVersion() },
+    input: o.input,
+    output: o.output,
+    pipeline: o.pipeline,
+    ...(o.calibration ? { calibration: o.calibration } : {}),
+    before: o.before,
+    after: o.after,
+    passes: o.run.timings.map((t) => ({ pass: t.pass, ms: t.ms, modified: t.modified, stats: t.stats })),
+    ...(attnPrune ? { attnPrune } : {}),
+    ...(ffnFuse ? { ffnFuse } : {}),
+    ...(o.verify ? { verify: o.verify } : {}),
+  };
+}
