@@ -65,10 +65,10 @@ function scoreChart(r: OptimizationReport): string {
     const x = pad.l + k * bw + bw * 0.15;
     const v = Number.isFinite(s.score) ? s.score : 0;
     const fill = s.removed ? '#e4572e' : s.protected ? '#b8bfcc' : '#3b7dd8';
-    return `<g class="score-bar" data-layer="${s.layer}" data-removed="${s.removed}" data-protected="${s.protected}"><rect x="${x.toFixed(1)}" y="${y(v).toFixed(1)}" width="${(bw * 0.7).toFixed(1)}" height="${Math.max(1, H - pad.b - y(v)).toFixed(1)}" fill="${fill}" rx="2"><title>layer ${s.layer}: ${v.toPrecision(3)}${s.removed ? ' (removed)' : s.protected ? ' (protected)' : ''}</title></rect><text x="${(x + bw * 0.35).toFixed(1)}" y="${H - pad.b + 14}" text-anchor="middle">${s.layer}</text></g>`;
+    return `<g class="score-bar" data-layer="${s.layer}" data-removed="${s.removed}" data-protected="${s.protected}"><rect x="${x.toFixed(1)}" y="${y(v).toFixed(1)}" width="${(bw * 0.7).toFixed(1)}" height="${Math.max(3, H - pad.b - y(v)).toFixed(1)}" fill="${fill}" rx="2"><title>layer ${s.layer}: ${v.toPrecision(3)}${s.removed ? ' (removed)' : s.protected ? ' (protected)' : ''}</title></rect><text x="${(x + bw * 0.35).toFixed(1)}" y="${H - pad.b + 14}" text-anchor="middle">${s.layer}</text></g>`;
   });
-  return `<svg id="attn-scores" viewBox="0 0 ${W} ${H}" width="100%" role="img" aria-label="attention scores per layer">${ticks.join('')}${bars.join('')}<text x="12" y="${pad.t + 8}">${esc(a.method)}</text></svg>
-<div class="legend"><span><i style="background:#e4572e"></i>removed</span><span><i style="background:#3b7dd8"></i>kept</span><span><i style="background:#b8bfcc"></i>protected</span><span>${esc(a.method === 'cosine' ? 'score = 1 − cos(x, x + attn(x)), low = redundant' : 'score = KL of the output with the sublayer removed')}</span></div>`;
+  return `<svg id="attn-scores" viewBox="0 0 ${W} ${H}" width="100%" role="img" aria-label="attention scores per layer">${ticks.join('')}${bars.join('')}</svg>
+<div class="legend"><span><i style="background:#e4572e"></i>removed</span><span><i style="background:#3b7dd8"></i>kept</span><span><i style="background:#b8bfcc"></i>protected</span><span>${esc(a.method === 'cosine' ? 'method cosine: score = 1 − cos(x, x + attn(x)); low = redundant' : `method ${a.method}: score = KL of the output with the sublayer removed`)}</span></div>`;
 }
 
 function heatmap(r: OptimizationReport): string {
@@ -106,8 +106,8 @@ function heatmap(r: OptimizationReport): string {
   const legendW = 220;
   const stops = Array.from({ length: 11 }, (_, k) => `<stop offset="${k * 10}%" stop-color="${ramp(k / 10)}"/>`).join('');
   const tickVals = [lo, (lo + hi) / 2, hi];
-  const legend = `<svg viewBox="0 0 ${legendW + 20} 44" width="${legendW + 20}" height="44"><defs><linearGradient id="lg">${stops}</linearGradient></defs><rect x="10" y="6" width="${legendW}" height="12" fill="url(#lg)" rx="2"/>${tickVals
-    .map((e, k) => `<text x="${10 + (legendW * k) / 2}" y="34" text-anchor="middle">1e${e.toFixed(1)}</text>`)
+  const legend = `<svg viewBox="0 0 ${legendW + 60} 44" width="${legendW + 60}" height="44"><defs><linearGradient id="lg">${stops}</linearGradient></defs><rect x="30" y="6" width="${legendW}" height="12" fill="url(#lg)" rx="2"/>${tickVals
+    .map((e, k) => `<text x="${30 + (legendW * k) / 2}" y="34" text-anchor="middle">${(10 ** e).toExponential(0)}</text>`)
     .join('')}</svg>`;
   return `<div style="display:flex;gap:24px;align-items:flex-start;flex-wrap:wrap"><svg id="dependency-heatmap" viewBox="0 0 ${size} ${size}" width="${Math.min(size, 560)}" role="img" aria-label="FFN dependency matrix">${labels}${cells.join('')}${outlines}<text x="4" y="14">i \\ j</text></svg>
 <div class="sub" style="max-width:360px"><p>M<sub>ij</sub> = cosine distance between FFN j's output with and without FFN i (log colour scale). Dark cells: j barely depends on i. Outlined blocks are the fused groups.</p>${legend}<p>${esc(f.evaluations)} model evaluations; ${esc(f.candidateRuns.length)} candidate runs; threshold ${esc(f.threshold)}; mode ${esc(f.mode)}.</p></div></div>`;

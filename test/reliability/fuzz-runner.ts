@@ -1,0 +1,139 @@
+/**
+ * Runs one fuzz case and checks the reader's contract:
+ * - loading either succeeds or throws an OnnxOptError (never another exception type);
+ * - a loaded model passes verifyModel without throwing, and saving it to a fresh folder either
+ *   works (the folder then holds exactly the model and its data files, and the result loads
+ *   again) or throws an OnnxOptError and leaves no temporary files;
+ * - no file outside the output folder is created, removed or changed (content hash and mtime),
+ *   including the canary beside the model folder that `..` and symlinks point at;
+ * - no single allocation is far bigger than the case's files (a declared size is never allocated
+ *   before the data proves it exists);
+ * - the case finishes within the time budget.
+ */
+import { createHash } from 'node:crypto';
+import { lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import { saveModel } from '../../src/codegen/write-model.js';
+import { OnnxOptError } from '../../src/errors.js';
+import { loadModel } from '../../src/io/read-model.js';
+import { verifyModel } from '../../src/ir/verifier.js';
+import { takeLargestAllocation } from './alloc-tracker.js';
+import { materialize, type FuzzCase } from './fuzz-cases.js';
+
+export interface Outcome {
+  seed: number;
+  index: number;
+  family: string;
+  what: string;
+  /** refused: load threw an OnnxOptError; loaded: load worked, save threw one; saved: both worked. */
+  result: 'refused' | 'loaded' | 'saved' | 'failed';
+  code?: string;
+  message?: string;
+  ms: number;
+  largestAllocation: number;
+  failures: string[];
+}
+
+export interface RunCaseOptions {
+  budgetMs: number;
+  /** Allocations above max(this, 8 × the case's file bytes) are failures (default 64 MiB). */
+  allocationFloor?: number;
+  keep?: boolean;
+}
+
+type Snapshot = Map<string, string>;
+
+/** Every entry under `dir` except `skip`: type, size, mtime and content hash (links not followed). */
+function snapshot(dir: string, skip: string, out: Snapshot = new Map(), rel = ''): Snapshot {
+  for (const name of readdirSync(join(dir, rel)).sort()) {
+    const r = rel ? `${rel}/${name}` : name;
+    if (r === skip) continue;
+    const p = join(dir, r);
+    const st = lstatSync(p);
+    if (st.isSymbolicLink()) out.set(r, `link ${readlinkSync(p)}`);
+    else if (st.isDirectory()) {
+      out.set(r, 'dir');
+      snapshot(dir, skip, out, r);
+    } else {
+      const hash = createHash('sha256').update(readFileSync(p)).digest('hex').slice(0, 16);
+      out.set(r, `file ${st.size} ${st.mtimeMs} ${hash}`);
+    }
+  }
+  return out;
+}
+
+function diff(a: Snapshot, b: Snapshot): string[] {
+  const out: string[] = [];
+  for (const [k, v] of a) if (b.get(k) !== v) out.push(`${k}: ${v} → ${b.get(k) ?? 'gone'}`);
+  for (const [k, v] of b) if (!a.has(k)) out.push(`${k}: new (${v})`);
+  return out;
+}
+
+function describe(e: unknown): string {
+  return e instanceof Error ? `${e.name}: ${e.message.split('\n')[0]!.slice(0, 300)}` : String(e);
+}
+
+export function runCase(c: FuzzCase, root: string, options: RunCaseOptions): Outcome {
+  rmSync(root, { recursive: true, force: true });
+  mkdirSync(root, { recursive: true });
+  materialize(c, root);
+  const outDir = join(root, 'out');
+  const outModel = join(outDir, 'model.onnx');
+  const fileBytes = c.files.reduce((s, f) => s + (f.kind === 'file' ? f.bytes.byteLength : 0), 0);
+  const before = snapshot(root, 'out');
+  const o: Outcome = { seed: c.seed, index: c.index, family: c.family, what: c.what, result: 'failed', ms: 0, largestAllocation: 0, failures: [] };
+
+  takeLargestAllocation();
+  const t0 = performance.now();
+  try {
+    let model;
+    try {
+      model = loadModel(join(root, c.model));
+    } catch (e) {
+      if (e instanceof OnnxOptError) {
+        o.result = 'refused';
+        o.code = e.code;
+        o.message = e.message.slice(0, 300);
+      } else o.failures.push(`load threw ${describe(e)}`);
+    }
+    if (model) {
+      try {
+        verifyModel(model);
+      } catch (e) {
+        o.failures.push(`verifyModel threw ${describe(e)}`);
+      }
+      try {
+        const r = saveModel(model, outModel, c.save);
+        o.result = 'saved';
+        const expected = [r.modelPath, ...r.dataFiles].map((p) => basename(p)).sort();
+        const listed = readdirSync(outDir).sort();
+        if (listed.join('|') !== expected.join('|')) o.failures.push(`the output folder holds [${listed.join(', ')}], expected [${expected.join(', ')}]`);
+        try {
+          loadModel(outModel);
+        } catch (e) {
+          o.failures.push(`the saved model does not load again: ${describe(e)}`);
+        }
+      } catch (e) {
+        if (e instanceof OnnxOptError) {
+          o.result = 'loaded';
+          o.code = e.code;
+          o.message = e.message.slice(0, 300);
+          const left = readdirSync(outDir, { withFileTypes: true }).filter((d) => !d.isDirectory());
+          if (left.length) o.failures.push(`a failed save left files: ${left.map((d) => d.name).join(', ')}`);
+        } else o.failures.push(`saveModel threw ${describe(e)}`);
+      }
+    }
+  } catch (e) {
+    o.failures.push(`the check itself threw ${describe(e)}`);
+  }
+  o.ms = Math.round(performance.now() - t0);
+  o.largestAllocation = takeLargestAllocation();
+  const allocLimit = Math.max(options.allocationFloor ?? 64 << 20, 8 * fileBytes);
+  if (o.largestAllocation > allocLimit) o.failures.push(`allocated ${o.largestAllocation} bytes at once (limit ${allocLimit} for ${fileBytes} bytes of files)`);
+  if (o.ms > options.budgetMs) o.failures.push(`took ${o.ms} ms (budget ${options.budgetMs} ms)`);
+  const touched = diff(before, snapshot(root, 'out'));
+  if (touched.length) o.failures.push(`files outside the output folder changed: ${touched.slice(0, 5).join('; ')}`);
+  if (o.failures.length) o.result = 'failed';
+  if (!options.keep) rmSync(root, { recursive: true, force: true });
+  return o;
+}
