@@ -38,8 +38,12 @@ export function analyzeDecoder(model: Model, options: AnalyzeOptions = {}): Laye
   const norms = new Map<Value, Found<NormFound>>();
   const ffns: Found<FfnFound>[] = [];
   const rejected: string[] = [];
+  // A rule shared by several spellings (SwiGLU) runs once; the first spelling claims its matches.
+  const ran = new Set<string>();
   for (const s of spellings) {
     for (const r of s.norms) {
+      if (ran.has(r.rule.name)) continue;
+      ran.add(r.rule.name);
       for (const m of findMatches(model, r.rule)) {
         if (m.graph !== g) continue;
         const d = r.describe(m);
@@ -48,6 +52,8 @@ export function analyzeDecoder(model: Model, options: AnalyzeOptions = {}): Laye
       }
     }
     for (const r of s.ffns) {
+      if (ran.has(r.rule.name)) continue;
+      ran.add(r.rule.name);
       for (const m of findMatches(model, r.rule)) {
         if (m.graph !== g) continue;
         const d = r.describe(m);
@@ -87,7 +93,6 @@ export function analyzeDecoder(model: Model, options: AnalyzeOptions = {}): Laye
       unrecognized.push({ index, reason: `the FFN at ${ffn.output.producer?.label} does not read the output of a recognized norm` });
       return;
     }
-    usedSpellings.add(f.spelling);
     usedSpellings.add(n2.spelling);
     const norm2 = n2.item;
     const xMid = streamOf(norm2);
@@ -324,6 +329,13 @@ function latestMatMul(nodes: Set<Node>): Node | undefined {
   return best;
 }
 
+function constantOf(v: Value | undefined) {
+  const p = v?.producer;
+  if (p?.opType !== 'Constant') return undefined;
+  const a = p.attr('value')?.value;
+  return a && typeof a === 'object' && 'dims' in a ? a : undefined;
+}
+
 /** Heads from `Reshape(proj, [B, S, H, Dh])` right after a projection, when the target is constant or a Concat of constants. */
 function headsFromReshape(proj: Node): number | undefined {
   for (const u of proj.output(0).uses) {
@@ -334,7 +346,16 @@ function headsFromReshape(proj: Node): number | undefined {
     const direct = shape.constant?.toNumbers();
     if (direct && direct.length === 4) return direct[2];
     const cat = shape.producer;
-    if (cat?.opType === 'Concat' && cat.inputs.length === 4) return scalarReader.scalar(cat.inputs[2]!);
+    if (cat?.opType !== 'Concat') continue;
+    // [.., H, Dh]: read constant pieces from the end until two numbers are known.
+    const tail: number[] = [];
+    for (let k = cat.inputs.length - 1; k >= 0 && tail.length < 2; k--) {
+      const v = cat.inputs[k];
+      const t = v?.constant ?? constantOf(v);
+      if (!t) break;
+      tail.unshift(...t.toNumbers());
+    }
+    if (tail.length >= 2) return tail[tail.length - 2];
   }
   return undefined;
 }

@@ -1,0 +1,118 @@
+import type { Node } from '../../../ir/node.js';
+import { defineRule, type Match } from '../../pattern/index.js';
+import type { FfnFound, NormFound, Spelling } from '../spelling.js';
+import { matmulWeight, producerIn } from '../spelling.js';
+import { describeSwiglu, swigluRule } from './common.js';
+
+/**
+ * onnxruntime's fused norms, as the genai model builder and the transformers optimizer emit them:
+ * `SimplifiedLayerNormalization` (registered by ORT in the default domain) and
+ * `com.microsoft::SkipSimplifiedLayerNormalization(x, skip, w)` for RMSNorm, ONNX
+ * `LayerNormalization` and `com.microsoft::SkipLayerNormalization(x, skip, γ, β, bias)` for
+ * LayerNorm. A Skip norm adds `x + skip (+ bias)` before normalizing; its output 3 is that sum,
+ * the residual stream.
+ */
+const norm = (name: string, opType: string, domain: string) =>
+  defineRule({
+    name,
+    description: `${domain ? `${domain}::` : ''}${opType}`,
+    vars: ['x'],
+    pattern: (op, x) => op.call(opType, [x], { domain, allowOtherInputs: true, allowExternalUses: true }),
+  });
+
+export const simplifiedLayerNorm = norm('simplified-layernorm', 'SimplifiedLayerNormalization', '');
+export const skipSimplifiedLayerNorm = norm('skip-simplified-layernorm', 'SkipSimplifiedLayerNormalization', 'com.microsoft');
+export const layerNorm = norm('layernorm', 'LayerNormalization', '');
+export const skipLayerNorm = norm('skip-layernorm', 'SkipLayerNormalization', 'com.microsoft');
+
+function constantInput(n: Node, i: number) {
+  const v = n.inputs[i];
+  return v && (v.constant || v.producer?.opType === 'Constant') ? v : undefined;
+}
+
+export function describeFusedNorm(m: Match): NormFound | string {
+  const n = m.root;
+  const skip = n.opType.startsWith('Skip');
+  const rms = n.opType.includes('Simplified');
+  const axis = n.attrInt('axis', -1);
+  if (axis !== -1 && !skip) return `${n.opType} normalizes axis ${axis}, not the last`;
+  const weight = constantInput(n, skip ? 2 : 1);
+  if (!weight) return 'the norm weight is not a constant';
+  const bias = rms ? undefined : constantInput(n, skip ? 3 : 2);
+  return {
+    kind: rms ? 'rms' : 'layer',
+    input: n.inputs[0]!,
+    output: n.output(0),
+    weight,
+    bias,
+    epsilon: n.attrFloat('epsilon', rms ? 1e-6 : 1e-5)!,
+    nodes: [n],
+    ...(skip ? { fused: { node: n, skip: n.inputs[1]!, residualOutput: n.outputs[3] } } : {}),
+  };
+}
+
+/**
+ * Two-layer MLPs with a GELU/ReLU activation: `MatMul(z, W1) (+ b1) → act → MatMul(·, W2) (+ b2)`.
+ * The activation is ONNX Gelu (opset 20), its Erf decomposition `x·(1 + erf(x/√2))·0.5`, Relu, or
+ * com.microsoft FastGelu/BiasGelu (which take b1 as their second input).
+ */
+export const mlpRule = defineRule({
+  name: 'gelu-mlp',
+  description: 'MatMul(z, W1) (+b1) → Gelu | Erf-GELU | FastGelu | BiasGelu | Relu → MatMul(W2) (+b2)',
+  vars: ['z'],
+  pattern: (op, z) => {
+    const fc = op.oneOf(op.Add(op.MatMul(z, op.any(), { as: 'fc' }), op.var('b1', { constant: true })), op.MatMul(z, op.any(), { as: 'fc' }));
+    const h = fc;
+    const act = op.oneOf(
+      op.Gelu(h, { as: 'act' }),
+      op.Relu(h, { as: 'act' }),
+      op.call('FastGelu', [op.MatMul(z, op.any(), { as: 'fc' })], { domain: 'com.microsoft', allowOtherInputs: true, as: 'act' }),
+      op.call('BiasGelu', [op.MatMul(z, op.any(), { as: 'fc' }), op.var('b1', { constant: true })], { domain: 'com.microsoft', as: 'act' }),
+      op.Mul(op.Mul(h, op.Add(op.Erf(op.Div(h, op.var('sqrt2', { constant: true })), { as: 'act' }), 1)), 0.5),
+    );
+    return op.oneOf(op.Add(op.MatMul(act, op.any(), { as: 'proj' }), op.var('b2', { constant: true })), op.MatMul(act, op.any(), { as: 'proj' }));
+  },
+});
+
+export function describeMlp(m: Match): FfnFound | string {
+  const b = m.bindings;
+  const fc = producerIn(m, b.fc);
+  const proj = producerIn(m, b.proj);
+  const up = matmulWeight(fc);
+  const down = matmulWeight(proj);
+  if (!up || !down) return 'a projection weight is not a constant initializer';
+  const act = b.act?.producer;
+  const op = act?.opType ?? 'Gelu';
+  const kind = op === 'Relu' ? 'relu-mlp' : op === 'FastGelu' ? 'fastgelu-mlp' : 'gelu-mlp';
+  const upBias = b.b1 ?? (act && act.opType === 'FastGelu' && act.inputs[1]?.constant ? act.inputs[1] : undefined);
+  return { input: b.z!, output: m.outputs[0]!, kind, gate: undefined, up, down, upBias, downBias: b.b2, activation: op === 'Erf' ? 'gelu-erf' : op.toLowerCase(), nodes: [...m.nodes] };
+}
+
+const attentionOps = ['com.microsoft::GroupQueryAttention', 'com.microsoft::MultiHeadAttention', 'com.microsoft::Attention', '::Attention'];
+
+/** onnxruntime-genai builder: Simplified/SkipSimplified norms, GQA or MHA, SwiGLU (or GELU MLP). */
+export const genai: Spelling = {
+  name: 'genai',
+  description: 'onnxruntime-genai builder (SkipSimplifiedLayerNormalization, GroupQueryAttention, MatMulNBits)',
+  norms: [
+    { rule: simplifiedLayerNorm, describe: describeFusedNorm },
+    { rule: skipSimplifiedLayerNorm, describe: describeFusedNorm },
+  ],
+  ffns: [
+    { rule: swigluRule, describe: describeSwiglu },
+    { rule: mlpRule, describe: describeMlp },
+  ],
+  attentionOps,
+};
+
+/** LayerNorm models: ORT-optimized GPT-2 (SkipLayerNormalization, Attention, FastGelu) and plain GPT-2/Phi. */
+export const layerNormModels: Spelling = {
+  name: 'layernorm',
+  description: 'GPT-2/Phi style: LayerNormalization or SkipLayerNormalization, GELU MLP with biases',
+  norms: [
+    { rule: layerNorm, describe: describeFusedNorm },
+    { rule: skipLayerNorm, describe: describeFusedNorm },
+  ],
+  ffns: [{ rule: mlpRule, describe: describeMlp }],
+  attentionOps,
+};
