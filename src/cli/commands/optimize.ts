@@ -1,5 +1,7 @@
-import { existsSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { existsSync, renameSync, writeFileSync } from 'node:fs';
+import { basename, join, resolve } from 'node:path';
+import { syncGenaiConfig } from '../../codegen/genai-config.js';
+import { copyCompanionFiles, resolveModelPath } from '../../codegen/model-folder.js';
 import { OnnxOptError } from '../../errors.js';
 import { loadModel } from '../../io/read-model.js';
 import { saveModel, type SaveOptions } from '../../codegen/write-model.js';
@@ -60,11 +62,14 @@ export async function optimize(args: OptimizeArgs): Promise<OptimizeOutcome> {
   // Parse the pipeline before touching any file, so a typo costs nothing.
   const steps = buildPipeline(args.passes, defaultRegistry);
   if (!existsSync(args.input)) throw new OnnxOptError('FILE_NOT_FOUND', 'no such file', { file: args.input });
+  // A model folder (HF/optimum/genai layout) in gives a model folder out.
+  const { modelPath: input, folder } = resolveModelPath(args.input);
+  const output = folder ? join(args.output, basename(input)) : args.output;
   const log = (m: string) => {
     if (!args.quiet && !args.json) process.stderr.write(m + '\n');
   };
   if (args.report && !/\.(html?|json)$/i.test(args.report)) throw new OnnxOptError('USAGE', 'the report path must end in .html or .json', { file: args.report });
-  const model = loadModel(args.input);
+  const model = loadModel(input);
   const before = modelFacts(model);
   const progress = terminalProgress({ quiet: args.quiet, json: args.json });
   const services: Record<string, unknown> = {
@@ -80,12 +85,25 @@ export async function optimize(args: OptimizeArgs): Promise<OptimizeOutcome> {
     log,
     reproducer: (pipeline) => `onnx-opt ${JSON.stringify(resolve(args.input))} -o /tmp/repro.onnx --passes='${pipeline}' --debug`,
   });
+  // genai's config names the KV cache by %d templates: keep it true to the graph (renumbering
+  // the cache densely when layers lost theirs) and write it beside the output.
+  const genai = syncGenaiConfig(model, input, output);
   const writing = progress.start('writing', 1, 'bytes');
   let saved;
   try {
-    saved = saveModel(model, args.output, { externalData: args.externalData, fsync: args.fsync, onProgress: (d, t) => writing.update(d, t) });
+    saved = saveModel(model, output, { externalData: args.externalData, fsync: args.fsync, onProgress: (d, t) => writing.update(d, t) });
   } finally {
     writing.stop();
+  }
+  if (genai) {
+    const temp = `${genai.path}.${process.pid}.tmp`;
+    writeFileSync(temp, JSON.stringify(genai.config, null, 4) + '\n');
+    renameSync(temp, genai.path);
+    log(`genai_config.json: num_hidden_layers ${genai.layersBefore} → ${genai.layersAfter}${genai.renamed.length ? `, KV cache renumbered densely (${genai.renamed.length} names)` : ''}`);
+  }
+  if (folder) {
+    const copied = copyCompanionFiles(model, folder, args.output);
+    if (copied.length) log(`copied ${copied.join(', ')}`);
   }
   if (args.stats && !args.json) {
     process.stderr.write('pass statistics:\n');
@@ -98,15 +116,15 @@ export async function optimize(args: OptimizeArgs): Promise<OptimizeOutcome> {
   if (args.verify !== undefined) {
     // Compare the files as written: the reference is re-read, since passes edited `model` in place.
     const thresholds = parseThresholds(args.verify);
-    const original = loadModel(args.input);
+    const original = loadModel(input);
     const data = await loadCalibrationFromArgs(original, args);
-    verification = await compareModels(original, loadModel(args.output), data, { thresholds, labels: ['original', 'optimized'] });
+    verification = await compareModels(original, loadModel(output), data, { thresholds, labels: ['original', 'optimized'] });
     run.report.verify = verification;
     if (!args.json && !args.quiet) process.stderr.write(formatComparison(verification) + "\n");
   }
   const calibration = services.calibration as CalibrationData | undefined;
   const report = buildReport({
-    input: args.input,
+    input,
     output: saved.modelPath,
     pipeline: args.passes,
     before,
@@ -119,7 +137,7 @@ export async function optimize(args: OptimizeArgs): Promise<OptimizeOutcome> {
   if (args.json) {
     process.stdout.write(JSON.stringify({ input: args.input, output: saved.modelPath, dataFiles: saved.dataFiles, pipeline: args.passes, modified: run.modified, passes: run.timings, report: run.report, summary: report }, null, 2) + '\n');
   } else {
-    log(`wrote ${args.output} (${formatBytes(saved.bytesWritten)}${saved.dataFiles.length ? `, ${saved.dataFiles.length} data file(s)` : ''})`);
+    log(`wrote ${output} (${formatBytes(saved.bytesWritten)}${saved.dataFiles.length ? `, ${saved.dataFiles.length} data file(s)` : ''})`);
     if (args.report) log(`report: ${args.report}`);
   }
   if (verification && !verification.passed) {

@@ -362,34 +362,36 @@ function headsFromReshape(proj: Node): number | undefined {
 
 /**
  * KV-cache ownership. Outputs: graph outputs downstream of the layer's attention norm but not of
- * its attention output (the logits depend on both). Inputs: graph inputs that feed, through data
- * (not only shapes), exactly one layer's attention or cache outputs.
+ * its attention output (the logits depend on both). Inputs: graph inputs read only by nodes of the
+ * layer's attention (its slice back to the norm, shared plumbing included), claimed by exactly
+ * one layer: masks and ids are read by every layer's plumbing, `past_i` only by layer i's.
  */
 function assignCaches(layers: LayerInfo[]): void {
   const attn = layers.filter((l) => l.attention);
-  const owned = new Map<LayerInfo, Set<Value>>();
+  const claims = new Map<LayerInfo, Value[]>();
   for (const l of attn) {
     const a = l.attention!;
     const fromNorm = forwardNodes([a.norm.output]);
     const fromOut = forwardNodes([a.output]);
     const g = a.output.graph;
     a.cacheOutputs = g.outputs.filter((o) => o.producer && fromNorm.has(o.producer) && !fromOut.has(o.producer));
-    const inputs = graphInputsUpstream([...a.cacheOutputs, a.output], { dataOnly: true });
-    for (const v of graphInputsUpstream([l.residualIn], { dataOnly: true })) inputs.delete(v);
-    owned.set(l, inputs);
+    const nodes = new Set(a.nodes);
+    for (const n of backwardNodes(a.cacheOutputs, { stopAt: new Set([a.norm.output, l.residualIn]) })) nodes.add(n);
+    a.nodes = [...nodes];
+    claims.set(
+      l,
+      g.inputs.filter((v) => !v.initializer && v.uses.length > 0 && v.uses.every((u) => nodes.has(u.node))),
+    );
   }
   const count = new Map<Value, number>();
-  for (const s of owned.values()) for (const v of s) count.set(v, (count.get(v) ?? 0) + 1);
+  for (const vs of claims.values()) for (const v of vs) count.set(v, (count.get(v) ?? 0) + 1);
   // A cache output that several layers feed (one stacked tensor for all layers) is shared: kept
   // in every owner's list, and attn-prune refuses to cut it.
   const outCount = new Map<Value, number>();
   for (const l of attn) for (const o of l.attention!.cacheOutputs) outCount.set(o, (outCount.get(o) ?? 0) + 1);
-  for (const l of attn) l.attention!.sharedCacheOutputs = l.attention!.cacheOutputs.filter((o) => outCount.get(o)! > 1);
   for (const l of attn) {
     const a = l.attention!;
-    a.cacheInputs = [...owned.get(l)!].filter((v) => count.get(v) === 1);
-    const nodes = new Set(a.nodes);
-    for (const o of a.cacheOutputs) for (const n of backwardNodes([o], { stopAt: new Set([a.norm.output, l.residualIn]) })) nodes.add(n);
-    a.nodes = [...nodes];
+    a.cacheInputs = claims.get(l)!.filter((v) => count.get(v) === 1);
+    a.sharedCacheOutputs = a.cacheOutputs.filter((o) => outCount.get(o)! > 1);
   }
 }
