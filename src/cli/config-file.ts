@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { OnnxOptError } from '../errors.js';
 import { printPipeline } from '../passes/pipeline.js';
+import { isTarget } from '../codegen/targets/check.js';
 import type { OptimizeArgs } from './commands/optimize.js';
 
 /**
@@ -15,7 +16,7 @@ import type { OptimizeArgs } from './commands/optimize.js';
  * ```
  * Paths are relative to the config file's folder. Every problem is reported with its JSON path.
  */
-export function readConfigFile(path: string): OptimizeArgs & { report?: string; target?: string } {
+export function readConfigFile(path: string): OptimizeArgs {
   let raw: unknown;
   try {
     raw = JSON.parse(readFileSync(path, 'utf8'));
@@ -58,7 +59,7 @@ export function readConfigFile(path: string): OptimizeArgs & { report?: string; 
       position: 0,
     };
   });
-  const args: OptimizeArgs & { report?: string; target?: string } = { input, output, passes: printPipeline(elements) };
+  const args: OptimizeArgs = { input, output, passes: printPipeline(elements) };
   if (c.calibration !== undefined) {
     const cal = obj(c.calibration, '$.calibration');
     allowed(cal, ['path', 'sampled', 'tokenizer', 'sequences', 'length', 'seed'], '$.calibration');
@@ -83,7 +84,11 @@ export function readConfigFile(path: string): OptimizeArgs & { report?: string; 
   }
   if (c.report !== undefined) args.report = rel(str(c.report, '$.report'));
   if (c.scores !== undefined) args.scores = rel(str(c.scores, '$.scores'));
-  if (c.target !== undefined) args.target = str(c.target, '$.target');
+  if (c.target !== undefined) {
+    const t = str(c.target, '$.target');
+    if (!isTarget(t)) throw bad('$.target', 'must be any, cpu, cuda or tensorrt');
+    args.target = t;
+  }
   if (c.externalData !== undefined) {
     const e = str(c.externalData, '$.externalData');
     if (!['auto', 'inline', 'external', 'keep'].includes(e)) throw bad('$.externalData', 'must be auto, inline, external or keep');

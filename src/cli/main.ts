@@ -62,6 +62,7 @@ function buildCli(y: Argv, setCode: (c: number) => void): Argv {
           .option('fsync', { type: 'boolean', describe: 'fsync output files before renaming them into place (durable across power loss)' })
           .option('quiet', { alias: 'q', type: 'boolean', describe: 'no progress or messages' })
           .option('json', { type: 'boolean', describe: 'print a machine-readable result on stdout and nothing else there' })
+          .option('target', { type: 'string', choices: ['any', 'cpu', 'cuda', 'tensorrt'] as const, default: 'any', describe: 'check the output against an execution provider before writing: an error for cuda/tensorrt, warnings for any' })
           .option('report', { type: 'string', describe: 'write a report: out.html (self-contained page with charts) or out.json (versioned data)' })
           .option('config', { type: 'string', describe: 'a JSON pipeline file (input, output, passes, calibration, verify, report) instead of flags' })
           .option('scores', { type: 'string', describe: 'JSON of precomputed scores (e.g. an earlier --report out.json) to drive attn-prune/ffn-fuse without calibration runs' })
@@ -87,6 +88,7 @@ function buildCli(y: Argv, setCode: (c: number) => void): Argv {
             verify: a.verify === undefined ? undefined : String(a.verify),
             scores: a.scores,
             report: a.report,
+            target: a.target as 'any',
             calib: a.calib,
             tokenizer: a.tokenizer,
             calibSequences: a['calib-sequences'],

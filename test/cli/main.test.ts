@@ -116,3 +116,27 @@ describe('onnx-opt CLI', () => {
     expect(runCli(['--plugin', './nope.mjs', '--list-passes']).code).toBe(2);
   });
 });
+
+describe('--target', () => {
+  it('the pruned real model passes the cuda check; a CPU-only op fails it with exit 2 and writes nothing', async () => {
+    const dir = tempDir();
+    const ok = runCli([TINYLLAMA, '-o', join(dir, 'ok.onnx'), '--passes=attn-prune{layers=[4]}', '--target=cuda', '--calib-sequences=1']);
+    expect(ok.code).toBe(0);
+    const { GraphBuilder } = await import('../../src/ir/builder.js');
+    const { DataType } = await import('../../src/ir/dtype.js');
+    const { saveModel } = await import('../../src/codegen/write-model.js');
+    const b = new GraphBuilder();
+    const x = b.input('x', DataType.FLOAT, [4]);
+    b.output(b.op('Unique', [x], {}, { name: 'dedupe' }), 'y');
+    const cpuOnly = join(dir, 'cpu-only.onnx');
+    saveModel(b.build(), cpuOnly);
+    const bad = runCli([cpuOnly, '-o', join(dir, 'out.onnx'), '--target=cuda']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/dedupe/);
+    expect(bad.stderr).toMatch(/CUDA/);
+    expect(existsSync(join(dir, 'out.onnx'))).toBe(false);
+    const warn = runCli([cpuOnly, '-o', join(dir, 'out.onnx'), '--target=any']);
+    expect(warn.code).toBe(0);
+    expect(warn.stderr).toMatch(/dedupe/);
+  });
+});

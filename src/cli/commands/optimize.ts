@@ -1,6 +1,8 @@
 import { existsSync, renameSync, writeFileSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { syncGenaiConfig } from '../../codegen/genai-config.js';
+import { assertTarget, formatTargetProblems } from '../../codegen/targets/check.js';
+import type { Target } from '../../codegen/targets/check.js';
 import { copyCompanionFiles, resolveModelPath } from '../../codegen/model-folder.js';
 import { OnnxOptError } from '../../errors.js';
 import { loadModel } from '../../io/read-model.js';
@@ -28,6 +30,8 @@ function readJson(path: string): unknown {
 }
 
 export interface OptimizeArgs extends CalibrationArgs {
+  /** Execution target the output must load on: errors for cuda/tensorrt, warnings for any (default). */
+  target?: Target;
   /** JSON with precomputed scores (a previous report works): drives the passes without calibration runs. */
   scores?: string;
   /** `--verify` or `--verify=max-kl=0.05,min-top1=0.9`: compare input and output after writing. */
@@ -88,6 +92,10 @@ export async function optimize(args: OptimizeArgs): Promise<OptimizeOutcome> {
   // genai's config names the KV cache by %d templates: keep it true to the graph (renumbering
   // the cache densely when layers lost theirs) and write it beside the output.
   const genai = syncGenaiConfig(model, input, output);
+  // Check before writing: an output that cuda/tensorrt cannot run is refused, naming the nodes.
+  const target = args.target ?? 'any';
+  const checked = assertTarget(model, target, { file: output });
+  if (checked.problems.length && !args.quiet && !args.json) process.stderr.write(formatTargetProblems(checked, target) + '\n');
   const writing = progress.start('writing', 1, 'bytes');
   let saved;
   try {
