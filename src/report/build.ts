@@ -6,8 +6,10 @@ import type { AttnPruneReport } from '../passes/attn-prune/attn-prune.js';
 import type { FfnFuseReport } from '../passes/ffn-fusion/ffn-fuse.js';
 import { depth } from '../passes/ffn-fusion/ffn-fuse.js';
 import type { PipelineRun } from '../passes/pass-manager.js';
+import { parsePipeline, type PipelineElement } from '../passes/pipeline.js';
+import { defaultRegistry, type PassRegistry } from '../passes/registry.js';
 import type { ComparisonResult } from '../verify/compare.js';
-import type { ModelFacts, OptimizationReport } from './schema.js';
+import type { LatencyEntry, ModelFacts, OptimizationReport, PassOptions } from './schema.js';
 
 /** Counts for the before/after summary; the layer facts are best effort (0 if no decoder is found). */
 export function modelFacts(model: Model): ModelFacts {
@@ -45,6 +47,7 @@ export function buildReport(o: {
   run: PipelineRun;
   verify?: ComparisonResult;
   calibration?: string;
+  latency?: LatencyEntry[];
 }): OptimizationReport {
   const attnPrune = o.run.report['attn-prune'] as AttnPruneReport | undefined;
   const ffnFuse = o.run.report['ffn-fuse'] as FfnFuseReport | undefined;
@@ -56,6 +59,7 @@ export function buildReport(o: {
     input: o.input,
     output: o.output,
     pipeline: o.pipeline,
+    passOptions: passOptions(o.pipeline),
     ...(o.calibration ? { calibration: o.calibration } : {}),
     before: o.before,
     after: o.after,
@@ -63,5 +67,36 @@ export function buildReport(o: {
     ...(attnPrune ? { attnPrune } : {}),
     ...(ffnFuse ? { ffnFuse } : {}),
     ...(o.verify ? { verify: o.verify } : {}),
+    ...(o.latency?.length ? { latency: o.latency } : {}),
   };
+}
+
+/**
+ * The pipeline's passes with their options as written and the defaults they ran with (best effort:
+ * an unparsable pipeline gives an empty list; aliases such as `canonicalize` have no defaults).
+ */
+export function passOptions(pipeline: string, registry: PassRegistry = defaultRegistry): PassOptions[] {
+  let elements: PipelineElement[];
+  try {
+    elements = parsePipeline(pipeline);
+  } catch {
+    return [];
+  }
+  const out: PassOptions[] = [];
+  const walk = (list: PipelineElement[], within?: string) => {
+    for (const e of list) {
+      const options = Object.fromEntries(e.options);
+      const specs = registry.get(e.name)?.options;
+      const entry: PassOptions = { pass: e.name, options };
+      if (specs) {
+        const defaults = Object.entries(specs).filter(([k, spec]) => !(k in options) && spec.default !== undefined);
+        entry.defaults = Object.fromEntries(defaults.map(([k, spec]) => [k, JSON.stringify(spec.default)]));
+      }
+      if (within) entry.within = within;
+      out.push(entry);
+      if (e.children) walk(e.children, within ? `${within} › ${e.name}` : e.name);
+    }
+  };
+  walk(elements);
+  return out;
 }

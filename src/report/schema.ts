@@ -9,20 +9,43 @@ import type { ComparisonResult } from '../verify/compare.js';
 export interface OptimizationReport {
   schema: 'onnx-opt.report';
   version: 1;
+  /** ISO 8601 time the report was made. */
   createdAt: string;
   tool: { name: 'onnx-opt'; version: string };
+  /** The model read and the model written (paths as given). */
   input: string;
   output: string;
+  /** The pipeline text as run, e.g. `attn-prune{count=4},ffn-fuse`. */
   pipeline: string;
+  /** Each pass of the pipeline with its options: as written, and the defaults it ran with. */
+  passOptions?: PassOptions[];
   /** Where calibration data came from (e.g. "sampled from the model (data-free)"), when any was used. */
   calibration?: string;
   before: ModelFacts;
   after: ModelFacts;
+  /** One entry per pass run (a fixed-point group's passes once per round), in order. */
   passes: { pass: string; ms: number; modified: boolean; stats: Record<string, number | string> }[];
   attnPrune?: AttnPruneReport;
   ffnFuse?: FfnFuseReport;
   verify?: ComparisonResult;
-  latency?: { label: string; beforeMs: number; afterMs: number }[];
+  latency?: LatencyEntry[];
+}
+
+export interface PassOptions {
+  pass: string;
+  /** Options written in the pipeline, values as written. */
+  options: Record<string, string>;
+  /** The pass's defaults for the options not written (JSON text), when the pass is registered. */
+  defaults?: Record<string, string>;
+  /** The group element this pass runs inside (e.g. `fixed-point`), if any. */
+  within?: string;
+}
+
+export interface LatencyEntry {
+  /** What was timed, e.g. "prefill 128 tokens" or "decode, per token". */
+  label: string;
+  beforeMs: number;
+  afterMs: number;
 }
 
 export interface ModelFacts {

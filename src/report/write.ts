@@ -46,6 +46,9 @@ export function summarizeReport(r: OptimizationReport, reportPath?: string): str
         : `verification: ${r.verify.passed ? 'passed' : 'FAILED'}`,
     );
   }
+  for (const x of r.latency ?? []) {
+    lines.push(`latency ${x.label}: ${x.beforeMs.toFixed(1)} ms → ${x.afterMs.toFixed(1)} ms${x.afterMs > 0 ? ` (${(x.beforeMs / x.afterMs).toFixed(2)}×)` : ''}`);
+  }
   if (reportPath) lines.push(`report: ${reportPath}`);
   return lines;
 }

@@ -62,6 +62,11 @@ export function analyzeDecoder(model: Model, options: AnalyzeOptions = {}): Laye
       }
     }
   }
+  // A match nested inside a larger one (an MLP without its bias Add) is the same FFN: keep the larger.
+  for (let i = ffns.length - 1; i >= 0; i--) {
+    const p = ffns[i]!.item.output.producer;
+    if (p && ffns.some((o, j) => j !== i && o.item.nodes.includes(p) && o.item.output !== ffns[i]!.item.output)) ffns.splice(i, 1);
+  }
   ffns.sort((a, b) => position(a.item.output) - position(b.item.output));
 
   const normOf = (v: Value): Found<NormFound> | undefined => {
@@ -112,7 +117,9 @@ export function analyzeDecoder(model: Model, options: AnalyzeOptions = {}): Laye
       xIn = attJoin.streamIn;
     } else if (ffnJoin?.parallelWith) {
       const n1 = ffnJoin.parallelWith;
-      const info = describeAttention(model, n1.norm, n1.output, ffnJoin.node, attentionOps);
+      // The node that adds the attention output (a + f, or x + a).
+      const adds = n1.output.uses.map((u) => u.node).find((n) => n.opType === 'Add');
+      const info = describeAttention(model, n1.norm, n1.output, adds, attentionOps);
       if (typeof info === 'string') {
         unrecognized.push({ index, reason: info });
         return;
@@ -184,11 +191,28 @@ interface Join {
  * (its output 3 is the new stream). Parallel blocks add `s` to `x + a` or `a` to `x + s`.
  */
 function findJoin(s: Value, x: Value, norms: Map<Value, Found<NormFound>>): Join | undefined {
+  const isAdd = (n: Node) => n.opType === 'Add' && n.domain === '' && n.inputs.length === 2;
+  /** The attention sublayer of a parallel block: `a` computed from a norm of stream x. */
+  const attentionOf = (a: Value | undefined) => {
+    if (!a) return undefined;
+    const n1 = [...norms.values()].map((f) => f.item).find((n) => streamOf(n) === x && dependsOn(a, n.output, new Set([x])));
+    return n1 ? { norm: n1, output: a } : undefined;
+  };
   for (const u of s.uses) {
     const n = u.node;
-    if (n.opType === 'Add' && n.domain === '' && n.inputs.length === 2) {
+    if (isAdd(n)) {
       const other = n.inputs[1 - u.index];
       if (other === x) return { node: n, out: n.output(0) };
+      // Parallel residual: x + (a + f), or (x + a) + f.
+      const sum = n.output(0);
+      const outer = sum.uses.find((w) => isAdd(w.node) && w.node.inputs[1 - w.index] === x);
+      const att = outer && attentionOf(other);
+      if (outer && att) return { node: outer.node, out: outer.node.output(0), parallelWith: att };
+      const inner = other?.producer;
+      if (inner && isAdd(inner) && inner.inputs.includes(x)) {
+        const att2 = attentionOf(inner.inputs[0] === x ? inner.inputs[1] : inner.inputs[0]);
+        if (att2) return { node: n, out: sum, parallelWith: att2 };
+      }
     }
     if (isSkipNorm(n)) {
       const other = n.inputs[u.index === 0 ? 1 : 0];
@@ -229,6 +253,9 @@ function attentionJoin(
   for (const [i, u] of operands.entries()) {
     const a = operands[1 - i];
     if (!u || !a || ffnOutputs.has(a)) continue;
+    // The previous parallel block's `a + f` is not an attention sublayer either.
+    const ap = a.producer;
+    if (ap?.opType === 'Add' && ap.inputs.some((v) => v && ffnOutputs.has(v))) continue;
     // The attention's norm reads stream `u`, and `a` depends on that norm's output.
     const candidates = [...norms.values()].map((f) => f.item).filter((n) => streamOf(n) === u && n !== norm2);
     for (const n1 of candidates.sort((x, y) => position(y.output) - position(x.output))) {
@@ -360,6 +387,10 @@ function headsFromReshape(proj: Node): number | undefined {
   return undefined;
 }
 
+function isShapeRead(n: Node): boolean {
+  return (n.opType === 'Shape' || n.opType === 'Size') && n.domain === '';
+}
+
 /**
  * KV-cache ownership. Outputs: graph outputs downstream of the layer's attention norm but not of
  * its attention output (the logits depend on both). Inputs: graph inputs read only by nodes of the
@@ -380,7 +411,9 @@ function assignCaches(layers: LayerInfo[]): void {
     a.nodes = [...nodes];
     claims.set(
       l,
-      g.inputs.filter((v) => !v.initializer && v.uses.length > 0 && v.uses.every((u) => nodes.has(u.node))),
+      // Shape-only reads (a past length for positions) do not make an input shared; attn-prune
+      // still refuses to cut an input that such a read keeps alive.
+      g.inputs.filter((v) => !v.initializer && v.uses.some((u) => nodes.has(u.node)) && v.uses.every((u) => nodes.has(u.node) || isShapeRead(u.node))),
     );
   }
   const count = new Map<Value, number>();

@@ -25,6 +25,36 @@ export const skipSimplifiedLayerNorm = norm('skip-simplified-layernorm', 'SkipSi
 export const layerNorm = norm('layernorm', 'LayerNormalization', '');
 export const skipLayerNorm = norm('skip-layernorm', 'SkipLayerNormalization', 'com.microsoft');
 
+/**
+ * `com.microsoft::EmbedLayerNormalization(ids, segment, word, pos, segment_emb, γ, β, …)`: embeddings
+ * summed and normalized in one op: the first layer's attention norm; output 2 is the sum, the
+ * residual stream.
+ */
+export const embedLayerNorm = defineRule({
+  name: 'embed-layernorm',
+  description: 'com.microsoft::EmbedLayerNormalization (embedding sum and the first LayerNorm)',
+  vars: [],
+  pattern: (op) => op.call('EmbedLayerNormalization', [op.any()], { domain: 'com.microsoft', allowOtherInputs: true, allowExternalUses: true }),
+});
+
+export function describeEmbedLayerNorm(m: Match): NormFound | string {
+  const n = m.root;
+  const gamma = constantInput(n, 5);
+  const beta = constantInput(n, 6);
+  const sum = n.outputs[2];
+  if (!gamma || !sum) return 'EmbedLayerNormalization without a constant gamma or an embedding_sum output';
+  return {
+    kind: 'layer',
+    input: sum,
+    output: n.output(0),
+    weight: gamma,
+    bias: beta,
+    epsilon: n.attrFloat('epsilon', 1e-12)!,
+    nodes: [n],
+    fused: { node: n, skip: sum, residualOutput: sum },
+  };
+}
+
 function constantInput(n: Node, i: number) {
   const v = n.inputs[i];
   return v && (v.constant || v.producer?.opType === 'Constant') ? v : undefined;
@@ -69,6 +99,8 @@ export const mlpRule = defineRule({
       op.call('FastGelu', [op.MatMul(z, op.any(), { as: 'fc' })], { domain: 'com.microsoft', allowOtherInputs: true, as: 'act' }),
       op.call('BiasGelu', [op.MatMul(z, op.any(), { as: 'fc' }), op.var('b1', { constant: true })], { domain: 'com.microsoft', as: 'act' }),
       op.Mul(op.Mul(h, op.Add(op.Erf(op.Div(h, op.var('sqrt2', { constant: true })), { as: 'act' }), 1)), 0.5),
+      // GPT-2's gelu_new: 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³)))
+      op.Mul(op.Mul(0.5, h), op.Add(1, op.Tanh(op.Mul(op.var('c1', { constant: true }), op.Add(h, op.Mul(op.var('c2', { constant: true }), op.Pow(h, 3)))), { as: 'act' }))),
     );
     return op.oneOf(op.Add(op.MatMul(act, op.any(), { as: 'proj' }), op.var('b2', { constant: true })), op.MatMul(act, op.any(), { as: 'proj' }));
   },
@@ -82,7 +114,7 @@ export function describeMlp(m: Match): FfnFound | string {
   const down = matmulWeight(proj);
   if (!up || !down) return 'a projection weight is not a constant initializer';
   const act = b.act?.producer;
-  const op = act?.opType ?? 'Gelu';
+  const op = act?.opType === 'Tanh' ? 'gelu-tanh' : (act?.opType ?? 'Gelu');
   const kind = op === 'Relu' ? 'relu-mlp' : op === 'FastGelu' ? 'fastgelu-mlp' : 'gelu-mlp';
   const upBias = b.b1 ?? (act && act.opType === 'FastGelu' && act.inputs[1]?.constant ? act.inputs[1] : undefined);
   return { input: b.z!, output: m.outputs[0]!, kind, gate: undefined, up, down, upBias, downBias: b.b2, activation: op === 'Erf' ? 'gelu-erf' : op.toLowerCase(), nodes: [...m.nodes] };
@@ -112,6 +144,7 @@ export const layerNormModels: Spelling = {
   norms: [
     { rule: layerNorm, describe: describeFusedNorm },
     { rule: skipLayerNorm, describe: describeFusedNorm },
+    { rule: embedLayerNorm, describe: describeEmbedLayerNorm },
   ],
   ffns: [{ rule: mlpRule, describe: describeMlp }],
   attentionOps,
