@@ -137,6 +137,16 @@ export function fuseGroup(model: Model, map: LayerMap, group: readonly [number, 
     const ffnAt = join.inputs[0] === last.output ? 0 : 1;
     join.setInput(ffnAt, fused);
     join.setInput(1 - ffnAt, xj);
+    // A Skip norm's bias input is added with the FFN output (ORT folds the down-projection bias
+    // there): the fused join must add every group member's, summed like the other second biases.
+    const at = join.opType === 'SkipLayerNormalization' ? 4 : 3;
+    const biases = ffns.map((f) => (f.residualAdd && f.residualAdd.opType === join.opType ? f.residualAdd.inputs[at] : undefined));
+    if (biases.some((b) => b)) {
+      const first = biases.find((b) => b)!.constant!;
+      const sum = new Float64Array(first.size);
+      for (const b of biases) if (b?.constant) readFloats(b.constant).forEach((v, i) => (sum[i] = sum[i]! + v));
+      join.setInput(at, g.addInitializer(vectorTensor(`${prefix}.join.bias`, first.dtype, sum)));
+    }
   }
   removeDeadNodes(model);
   if (!g.sortTopologically()) throw bad('the rewrite made a cycle (a bug)');
