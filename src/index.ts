@@ -33,6 +33,7 @@ export { loadModel, loadModelFromBytes, type LoadOptions } from './io/read-model
 export { saveModel, serializeModel, type SaveOptions, type SaveResult } from './codegen/write-model.js';
 export { assertTarget, checkTarget, formatTargetProblems, TargetCheckError, type Target, type TargetCheckResult } from './codegen/targets/check.js';
 export { checkOpset, assertOpset } from './codegen/targets/opset.js';
+export { generateRunner, writeRunner } from './codegen/ts-runner/index.js';
 
 // Passes
 export { definePass, type OptionSpec, type OptionSpecs, type Pass, type PassContext, type PassDefinition, type PassResult } from './passes/pass.js';

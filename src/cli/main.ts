@@ -5,6 +5,7 @@ import { OnnxOptError } from '../errors.js';
 import { registerBuiltinPasses } from '../passes/builtin.js';
 import { loadPlugin } from '../passes/plugins.js';
 import { defaultRegistry } from '../passes/registry.js';
+import { codegenCommand } from './commands/codegen.js';
 import { demoCommand } from './commands/demo.js';
 import { inspectCommand } from './commands/inspect.js';
 import { readConfigFile } from './config-file.js';
@@ -163,6 +164,18 @@ function buildCli(y: Argv, setCode: (c: number) => void): Argv {
           async (a) => setCode(await goldenCheckCommand({ model: a.model, dir: a.dir, rtol: a.rtol, atol: a.atol, json: a.json })),
         )
         .demandCommand(1, 'golden needs a subcommand: make or check'),
+    )
+    .command(
+      'codegen <model>',
+      'generate a typed TypeScript runner for onnxruntime-node (Inputs/Outputs types, create, run, and generate() for decoders)',
+      (c) =>
+        c
+          .positional('model', { type: 'string', demandOption: true })
+          .option('output', { alias: 'o', type: 'string', demandOption: true, describe: 'the .ts file to write' })
+          .option('class', { type: 'string', describe: 'class name (default: from the model file name)' })
+          .option('module', { type: 'string', choices: ['esm', 'commonjs'] as const, default: 'esm', describe: 'how the runner finds its model file' })
+          .option('quiet', { alias: 'q', type: 'boolean' }),
+      (a) => setCode(codegenCommand({ model: a.model, output: a.output, className: a.class, module: a.module as 'esm', quiet: a.quiet })),
     )
     .command(
       'demo',
