@@ -60,6 +60,7 @@ function buildCli(y: Argv, setCode: (c: number) => void): Argv {
           .option('verify-each', { type: 'boolean', describe: 'run the IR verifier after every pass' })
           .option('print-ir-after', { type: 'string', describe: 'print the IR after <pass>, all, or changed' })
           .option('external-data', { type: 'string', choices: ['auto', 'inline', 'external', 'keep'] as const, default: 'auto', describe: 'where weights go in the output' })
+          .option('shard-size', { type: 'number', describe: 'split external data into files of at most this many bytes (default: one file)' })
           .option('fsync', { type: 'boolean', describe: 'fsync output files before renaming them into place (durable across power loss)' })
           .option('quiet', { alias: 'q', type: 'boolean', describe: 'no progress or messages' })
           .option('json', { type: 'boolean', describe: 'print a machine-readable result on stdout and nothing else there' })
@@ -86,6 +87,7 @@ function buildCli(y: Argv, setCode: (c: number) => void): Argv {
             printIrAfter: a['print-ir-after'],
             externalData: a['external-data'] as 'auto',
             fsync: a.fsync,
+            shardSize: a['shard-size'],
             verify: a.verify === undefined ? undefined : String(a.verify),
             scores: a.scores,
             report: a.report,

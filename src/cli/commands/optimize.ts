@@ -2,6 +2,7 @@ import { existsSync, renameSync, writeFileSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { syncGenaiConfig } from '../../codegen/genai-config.js';
 import { assertTarget, formatTargetProblems } from '../../codegen/targets/check.js';
+import { assertOpset } from '../../codegen/targets/opset.js';
 import type { Target } from '../../codegen/targets/check.js';
 import { copyCompanionFiles, resolveModelPath } from '../../codegen/model-folder.js';
 import { OnnxOptError } from '../../errors.js';
@@ -44,6 +45,8 @@ export interface OptimizeArgs extends CalibrationArgs {
   printIrAfter?: string;
   externalData?: SaveOptions['externalData'];
   fsync?: boolean;
+  /** Start a new external data file once one reaches this many bytes. */
+  shardSize?: number;
   quiet?: boolean;
   json?: boolean;
   /** `--report out.html|out.json`. */
@@ -94,12 +97,14 @@ export async function optimize(args: OptimizeArgs): Promise<OptimizeOutcome> {
   const genai = syncGenaiConfig(model, input, output);
   // Check before writing: an output that cuda/tensorrt cannot run is refused, naming the nodes.
   const target = args.target ?? 'any';
+  // Passes never raise the opset: a node that needs a newer one than the model imports is an error.
+  assertOpset(model);
   const checked = assertTarget(model, target, { file: output });
   if (checked.problems.length && !args.quiet && !args.json) process.stderr.write(formatTargetProblems(checked, target) + '\n');
   const writing = progress.start('writing', 1, 'bytes');
   let saved;
   try {
-    saved = saveModel(model, output, { externalData: args.externalData, fsync: args.fsync, onProgress: (d, t) => writing.update(d, t) });
+    saved = saveModel(model, output, { externalData: args.externalData, fsync: args.fsync, shardSize: args.shardSize, onProgress: (d, t) => writing.update(d, t) });
   } finally {
     writing.stop();
   }

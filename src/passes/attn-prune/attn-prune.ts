@@ -125,6 +125,13 @@ export const attnPrune = definePass({
       ctx.log(`layer ${l} attention removed${s !== undefined && !Number.isNaN(s) ? ` (score ${s.toPrecision(3)})` : ''}`);
     }
     const after = summarizeModel(model);
+    if (scores.some((x) => Number.isFinite(x.score))) {
+      ctx.log(`attn-prune scores (${method}):`);
+      for (const x of [...scores].sort((a, b) => a.layer - b.layer)) {
+        const mark = removed.includes(x.layer) ? 'removed' : protectedSet.has(x.layer) ? 'protected' : 'kept';
+        ctx.log(`  layer ${String(x.layer).padStart(3)}  ${x.score.toExponential(3).padStart(10)}  ${mark}`);
+      }
+    }
     const report: AttnPruneReport = {
       method,
       scores: scores.map((s) => ({ layer: s.layer, score: s.score, removed: removed.includes(s.layer), protected: protectedSet.has(s.layer) })).sort((a, b) => a.layer - b.layer),
