@@ -33,7 +33,8 @@ export function fuseGroup(model: Model, map: LayerMap, group: readonly [number, 
   if (mode === 'exact' && ffns.some((f) => f.norm.epsilon !== first.norm.epsilon)) {
     throw bad(`the norms' epsilons differ (${[...new Set(ffns.map((f) => f.norm.epsilon))].join(', ')}); one shared norm cannot be exact`);
   }
-  for (const f of ffns) for (const w of [f.gate, f.up, f.down]) if (w?.kind === 'matmulnbits') throw bad('MatMulNBits weights are not fused yet');
+  const quantized = ffns.some((f) => [f.gate, f.up, f.down].some((w) => w?.kind === 'matmulnbits'));
+  if (quantized) return fuseQuantizedGroup(model, layers, ffns, group, mode, bad);
   const xj = layers[0]!.residualMid;
   const join = layers[layers.length - 1]!.ffn!.residualAdd;
   if (!join) throw bad(`layer ${k}'s FFN output is not joined to the stream`);
@@ -189,4 +190,139 @@ function scaleFreeNorm(g: Graph, norm: NormInfo, xj: Value, add: (op: string, in
 
 function unitBytes(dtype: DataType, n: number, value: number): Uint8Array {
   return vectorTensor('', dtype, new Float64Array(n).fill(value)).bytes();
+}
+
+/** A tensor with the same bytes under other dims (no copy until read). */
+function reshaped(name: string, t: Tensor, dims: number[]): Tensor {
+  return Tensor.lazy(name, t.dtype, dims, () => t.bytes(), (chunk) => t.chunks(chunk));
+}
+
+type NBits = Extract<WeightRef, { kind: 'matmulnbits' }>;
+
+/**
+ * MatMulNBits FFNs, concatenated in packed form without dequantizing: gate/up along N (rows of
+ * the packed weight, scales and zero points), down along K (each row's blocks, which needs one
+ * block size and byte-aligned zero points). Norm scales cannot be folded into packed weights
+ * exactly, so exact mode needs every layer of the group to share one γ; paper mode applies layer
+ * k's γ to the shared input (the paper's own approximation).
+ */
+function fuseQuantizedGroup(
+  model: Model,
+  layers: LayerMap['layers'],
+  ffns: FfnInfo[],
+  group: readonly [number, number],
+  mode: FuseMode,
+  bad: (m: string) => Error,
+): { nodesAdded: number } {
+  const [j, k] = group;
+  const g = model.graph;
+  const q = (w: WeightRef | undefined): NBits => {
+    if (!w || w.kind !== 'matmulnbits') throw bad('a group mixes MatMulNBits and float projections');
+    return w;
+  };
+  const first = ffns[0]!;
+  const ups = ffns.map((f) => q(f.up));
+  const gates = first.gate ? ffns.map((f) => q(f.gate)) : undefined;
+  const downs = ffns.map((f) => q(f.down));
+  const all = [...ups, ...(gates ?? []), ...downs];
+  const { bits, blockSize } = all[0]!;
+  if (all.some((w) => w.bits !== bits || w.blockSize !== blockSize)) throw bad('the MatMulNBits projections use different bits or block sizes');
+  if (ffns.some((f) => f.upBias || f.downBias)) throw bad('MatMulNBits FFNs with biases are not fused');
+  const hidden = ups[0]!.k;
+  const gammas = ffns.map((f) => normVector((mode === 'paper' ? ffns[ffns.length - 1]! : f).norm.weight, bad, hidden));
+  if (gammas.some((gm) => gm.some((v, i) => v !== gammas[0]![i]))) {
+    throw bad('MatMulNBits weights cannot absorb per-layer norm scales exactly and the layers have different ones; use mode=paper');
+  }
+  const xj = layers[0]!.residualMid;
+  const join = layers[layers.length - 1]!.ffn!.residualAdd;
+  if (!join) throw bad(`layer ${k}'s FFN output is not joined to the stream`);
+  const prefix = `ffn_fuse.layers.${j}-${k}`;
+  const added: Node[] = [];
+  const addNode = (opType: string, inputs: (Value | undefined)[], attrs: Attribute[] = []) => {
+    const n = g.addNode({ opType, inputs, outputs: [`${prefix}/${opType}`], attributes: attrs, before: join });
+    n.setMetadata(PROVENANCE, 'ffn-fuse');
+    added.push(n);
+    return n.output(0);
+  };
+  // One norm with the shared scale γ feeds the fused FFN, spelled like the model's own norms.
+  const w0 = first.norm.weight?.constant ?? first.norm.weight?.initializer;
+  if (!w0) throw bad('the norm weight is not a constant');
+  const gamma = g.addInitializer(vectorTensor(`${prefix}.norm.weight`, w0.dtype, gammas[0]!));
+  let z: Value;
+  if (first.norm.unscaled && first.norm.input === xj) z = addNode('Mul', [gamma, first.norm.unscaled]);
+  else if (first.norm.kind === 'rms') z = addNode('SimplifiedLayerNormalization', [xj, gamma], [Attribute.int('axis', -1), Attribute.float('epsilon', first.norm.epsilon)]);
+  else throw bad('MatMulNBits fusion supports RMSNorm groups');
+
+  const blocksOf = (w: NBits) => Math.ceil(w.k / blockSize);
+  const blob = (blockSize * bits) / 8;
+  const tensor = (v: Value | undefined) => (v?.constant ?? v?.initializer)!;
+  const zpBytes = (w: NBits) => Math.ceil((blocksOf(w) * bits) / 8);
+  /** Packed weight, scales and zero points of projections stacked along N (rows). */
+  const alongN = (ws: NBits[], name: string) => {
+    const n = ws.reduce((s2, w) => s2 + w.n, 0);
+    const blocks = blocksOf(ws[0]!);
+    if (ws.some((w) => w.k !== ws[0]!.k)) throw bad('gate/up projections read different widths');
+    const b = concat2d(`${name}.qweight`, ws.map((w) => reshaped('', tensor(w.weight), [w.n, blocks * blob])), 0);
+    const sc = concat2d(`${name}.scales`, ws.map((w) => reshaped('', tensor(w.scales), [w.n, blocks])), 0);
+    const zp = ws.every((w) => w.zeroPoints) ? concat2d(`${name}.zero_points`, ws.map((w) => reshaped('', tensor(w.zeroPoints), [w.n, zpBytes(w)])), 0) : undefined;
+    if (ws.some((w) => w.zeroPoints) && !zp) throw bad('some projections have zero points and some do not');
+    return { b: reshaped(`${name}.qweight`, b, [n, blocks, blob]), sc: reshaped(`${name}.scales`, sc, [n * blocks]), zp: zp && reshaped(`${name}.zero_points`, zp, [zp.size]), n, k: ws[0]!.k };
+  };
+  /** The down projections side by side along K (each row's blocks). */
+  const alongK = (ws: NBits[], name: string) => {
+    const n = ws[0]!.n;
+    if (ws.some((w) => w.n !== n)) throw bad('down projections write different widths');
+    if (ws.some((w) => w.k % blockSize !== 0)) throw bad(`an FFN width is not a multiple of the block size ${blockSize}: the packed down weights cannot be concatenated along K`);
+    if (ws.some((w) => w.zeroPoints) && ws.some((w) => (blocksOf(w) * bits) % 8 !== 0)) throw bad('zero points are not byte-aligned per row: cannot concatenate along K');
+    const kTotal = ws.reduce((s2, w) => s2 + w.k, 0);
+    const b = concat2d(`${name}.qweight`, ws.map((w) => reshaped('', tensor(w.weight), [n, blocksOf(w) * blob])), 1);
+    const sc = concat2d(`${name}.scales`, ws.map((w) => reshaped('', tensor(w.scales), [n, blocksOf(w)])), 1);
+    const zp = ws.every((w) => w.zeroPoints) ? concat2d(`${name}.zero_points`, ws.map((w) => reshaped('', tensor(w.zeroPoints), [n, zpBytes(w)])), 1) : undefined;
+    const blocks = kTotal / blockSize;
+    return { b: reshaped(`${name}.qweight`, b, [n, blocks, blob]), sc: reshaped(`${name}.scales`, sc, [n * blocks]), zp: zp && reshaped(`${name}.zero_points`, zp, [zp.size]), n, k: kTotal };
+  };
+  const packs = new Map<Node, { b: Tensor; sc: Tensor; zp: Tensor | undefined; n: number; k: number }>();
+  packs.set(first.up.node, alongN(ups, `${prefix}.up`));
+  if (gates) packs.set(first.gate!.node, alongN(gates, `${prefix}.gate`));
+  packs.set(first.down.node, alongK(downs, `${prefix}.down`));
+
+  const replace = new Map<Value, Value>([[first.input, z]]);
+  const order = new Map(g.nodes.map((n, i) => [n, i]));
+  const nodes = [...first.nodes].filter((n) => n.graph === g).sort((a, b) => order.get(a)! - order.get(b)!);
+  for (const n of nodes) {
+    if (n.opType === 'Constant') continue;
+    const pack = packs.get(n);
+    const attrs = pack ? n.attributes.map((a) => (a.name === 'N' ? Attribute.int('N', pack.n) : a.name === 'K' ? Attribute.int('K', pack.k) : a)) : n.attributes;
+    const clone = new Node({ opType: n.opType, domain: n.domain, name: n.name ? g.names.unique(`${prefix}/${n.opType}`) : '', attributes: attrs });
+    n.inputs.forEach((v, i) => {
+      if (pack && i === 1) clone.addInput(g.addInitializer(pack.b));
+      else if (pack && i === 2) clone.addInput(g.addInitializer(pack.sc));
+      else if (pack && i === 3 && v) clone.addInput(pack.zp ? g.addInitializer(pack.zp) : undefined);
+      else clone.addInput(v ? (replace.get(v) ?? v) : undefined);
+    });
+    for (const o of n.outputs) {
+      const nv = o ? g.createValue(`${prefix}/${n.opType}_out`) : undefined;
+      g.attachOutput(clone, nv);
+      if (o && nv) replace.set(o, nv);
+    }
+    g.insertNode(clone, { before: join });
+    clone.setMetadata(PROVENANCE, 'ffn-fuse');
+    added.push(clone);
+  }
+  const fused = replace.get(first.output)!;
+  fused.type = first.output.type;
+  fused.producer!.setMetadata(FUSED_LAYERS_KEY, `${layers[0]!.span?.[0] ?? j}-${layers[layers.length - 1]!.span?.[1] ?? k}`);
+  const last = ffns[ffns.length - 1]!;
+  if (join.opType === 'Add' && join.domain === '') {
+    const out = addNode('Add', [xj, fused]);
+    out.type = join.output(0).type;
+    g.replaceAllUsesWith(join.output(0), out);
+  } else {
+    const at = join.inputs[0] === last.output ? 0 : 1;
+    join.setInput(at, fused);
+    join.setInput(1 - at, xj);
+  }
+  removeDeadNodes(model);
+  if (!g.sortTopologically()) throw bad('the rewrite made a cycle (a bug)');
+  return { nodesAdded: added.length };
 }
