@@ -6,7 +6,8 @@
  *   --start I     first case index (default 0), to resume or to rerun one case with --cases 1
  *   --family F    only one family (truncate, bitflip, wire, tensor, external, nesting, graph, scale)
  *   --workers W   child processes (default: CPU count)
- *   --budget MS   per-case time budget (default 2000)
+ *   --budget MS   per-case time budget (default 2000, plus 10 ms per KiB of input)
+ *   --max-scale N largest graph of the scale family (default 50000; the fast suite uses 2000)
  *   --keep DIR    keep every case's folder under DIR (with --cases 1 to inspect one)
  *
  * Prints each failing case (seed, index, what was mutated, what went wrong) and exits 1 if any.
@@ -27,6 +28,7 @@ const { values } = parseArgs({
     family: { type: 'string' },
     workers: { type: 'string', default: String(availableParallelism()) },
     budget: { type: 'string', default: '2000' },
+    'max-scale': { type: 'string', default: '50000' },
     keep: { type: 'string' },
   },
 });
@@ -54,6 +56,7 @@ const summary = await runFuzz({
   family,
   workers: Math.max(1, int('workers', values.workers)),
   budgetMs: int('budget', values.budget),
+  maxScale: int('max-scale', values['max-scale']),
   ...(values.keep ? { workDir: resolve(values.keep), keep: true } : {}),
   onOutcome(o, done) {
     if (o.result === 'failed') console.log(`FAIL seed=${o.seed} index=${o.index} [${o.family}] ${o.what}\n     ${o.failures.join('\n     ')}`);

@@ -6,7 +6,7 @@ import { Graph } from '../ir/graph.js';
 import { Model } from '../ir/model.js';
 import { NameAuthority } from '../ir/name-authority.js';
 import { Node } from '../ir/node.js';
-import { Tensor, type TensorStorage } from '../ir/tensor.js';
+import { Tensor, fieldCount, fieldsNeeded, type TensorStorage } from '../ir/tensor.js';
 import type { Dim, ValueType } from '../ir/types.js';
 import { Value } from '../ir/value.js';
 import type { ExternalDataResolver } from './external-data.js';
@@ -86,16 +86,18 @@ export function decodeGraph(gp: GraphProto, c: DecodeContext, parent: Graph | un
     return v;
   };
 
+  const inputs = new Set<Value>(); // g.inputs.includes per initializer would be quadratic (IR v3 lists every initializer as an input)
   for (const vi of gp.input) {
     const type = decodeType(vi.type, c);
     const v = define(vi.name, type);
     declarations(v).input = { proto: vi, type };
     g.inputs.push(v);
+    inputs.add(v);
   }
   for (const tp of gp.initializer) {
     const tensor = decodeTensor(tp, c);
     let v = scope.get(tp.name);
-    if (v && !g.inputs.includes(v)) throw bad(`initializer '${tp.name}' is defined more than once`);
+    if (v && !inputs.has(v)) throw bad(`initializer '${tp.name}' is defined more than once`);
     if (v?.initializer) throw bad(`initializer '${tp.name}' is defined more than once`);
     if (!v) v = define(tp.name, { kind: 'tensor', dtype: tensor.dtype, shape: tensor.dims });
     v.initializer = tensor;
@@ -211,37 +213,15 @@ export function decodeTensor(tp: TensorProto, c: { file: string; external?: Exte
     storage = { kind: 'raw', bytes: tp.rawData };
   } else {
     storage = { kind: 'fields', proto: tp };
+    // Exactly what the shape needs (as ORT requires): a tensor with no data and a huge declared
+    // shape must not be taken at its word, since reading it would allocate the declared size.
     const have = fieldCount(tp, dtype);
-    if (dtype !== DataType.STRING && tp.segment === undefined && have !== undefined && have !== 0 && have < fieldsNeeded(dtype, count)) {
-      throw bad(`holds ${have} values, but its shape needs ${count}`);
+    const needed = fieldsNeeded(dtype, count);
+    if (dtype !== DataType.STRING && tp.segment === undefined && have !== needed) {
+      throw bad(`holds ${have} values, but its shape needs ${needed}`);
     }
   }
   return new Tensor({ name: tp.name, dtype, dims, storage, sourceProto: tp });
-}
-
-function fieldCount(tp: TensorProto, dtype: DataType): number | undefined {
-  switch (dtype) {
-    case DataType.FLOAT:
-    case DataType.COMPLEX64:
-      return tp.floatData.length;
-    case DataType.DOUBLE:
-    case DataType.COMPLEX128:
-      return tp.doubleData.length;
-    case DataType.INT64:
-      return tp.int64Data.length;
-    case DataType.UINT64:
-    case DataType.UINT32:
-      return tp.uint64Data.length;
-    default:
-      return tp.int32Data.length;
-  }
-}
-
-function fieldsNeeded(dtype: DataType, count: number): number {
-  if (dtype === DataType.COMPLEX64 || dtype === DataType.COMPLEX128) return count * 2;
-  if ([DataType.INT4, DataType.UINT4, DataType.FLOAT4E2M1].includes(dtype)) return Math.ceil(count / 2);
-  if ([DataType.INT2, DataType.UINT2].includes(dtype)) return Math.ceil(count / 4);
-  return count;
 }
 
 function decodeAttribute(a: AttributeProto, c: DecodeContext, g: Graph): Attribute {

@@ -1,9 +1,10 @@
 import { realpathSync, statSync } from 'node:fs';
-import { isAbsolute, relative, resolve, sep } from 'node:path';
+import { isAbsolute, posix, relative, resolve, sep } from 'node:path';
 import type { TensorProto } from 'onnx-buf';
 import { OnnxOptError } from '../errors.js';
 
 export interface ExternalDataRef {
+  /** The location normalized (`./w.bin` and `w.bin` are one file, so writers see one name). */
   location: string;
   /** Absolute real path of the data file, checked to lie inside the model's folder. */
   path: string;
@@ -18,6 +19,7 @@ export interface ExternalDataRef {
  */
 export class ExternalDataResolver {
   private readonly realRoot: string;
+  private readonly realModel: string | undefined;
   private readonly sizes = new Map<string, number>();
 
   constructor(
@@ -25,6 +27,11 @@ export class ExternalDataResolver {
     private readonly modelFile: string,
   ) {
     this.realRoot = realpathSync(modelDir);
+    try {
+      this.realModel = realpathSync(resolve(modelFile));
+    } catch {
+      this.realModel = undefined; // bytes loaded without a file (loadModelFromBytes)
+    }
   }
 
   /** Parses a TensorProto's external_data entries and validates the path and range. */
@@ -41,7 +48,10 @@ export class ExternalDataResolver {
       throw fail('EXTERNAL_DATA_PATH', `external data location '${location}' contains '..'; it must stay inside the model's folder`);
     }
     if (location.includes('\0')) throw fail('EXTERNAL_DATA_PATH', 'external data location contains a NUL byte');
-    const joined = resolve(this.modelDir, location);
+    // A trailing slash names a directory (open() fails on it), though realpath would drop it.
+    if (/[\\/]$/.test(location)) throw fail('EXTERNAL_DATA_PATH', `external data location '${location}' ends with a slash; it must name a file`);
+    const normalized = posix.normalize(location);
+    const joined = resolve(this.modelDir, normalized);
     let real: string;
     try {
       real = realpathSync(joined);
@@ -52,6 +62,7 @@ export class ExternalDataResolver {
     if (rel === '' || rel.startsWith('..') || isAbsolute(rel) || rel.split(sep)[0] === '..') {
       throw fail('EXTERNAL_DATA_PATH', `external data location '${location}' leads out of the model's folder (through a symlink)`);
     }
+    if (real === this.realModel) throw fail('EXTERNAL_DATA_PATH', `external data location '${location}' is the model file itself`);
     const size = this.fileSize(real, location, fail);
     const offset = parseNonNegative(kv.get('offset'), 'offset', fail) ?? 0;
     const length = parseNonNegative(kv.get('length'), 'length', fail);
@@ -62,7 +73,7 @@ export class ExternalDataResolver {
     if (expectedLength !== undefined && effective !== expectedLength) {
       throw fail('EXTERNAL_DATA_RANGE', `external data length ${effective} does not match the tensor's shape and type (${expectedLength} bytes)`);
     }
-    return { location, path: real, offset, length: effective };
+    return { location: normalized, path: real, offset, length: effective };
   }
 
   private fileSize(real: string, location: string, fail: (c: 'EXTERNAL_DATA_MISSING', m: string) => OnnxOptError): number {

@@ -14,7 +14,7 @@ export type TensorStorage =
       readonly kind: 'external';
       /** Absolute, already validated path of the data file. */
       readonly path: string;
-      /** The `location` as written in the model, relative to the model's folder. */
+      /** The `location` as written in the model, relative to the model's folder, normalized (no `./`, no `//`). */
       readonly location: string;
       readonly offset: number;
       readonly length: number;
@@ -211,7 +211,41 @@ export function numberToFloat16(v: number): number {
   return sign | h;
 }
 
+/** How many values a TensorProto holds in the typed field its data type uses. */
+export function fieldCount(tp: TensorProto, dtype: DataType): number {
+  switch (dtype) {
+    case DataType.FLOAT:
+    case DataType.COMPLEX64:
+      return tp.floatData.length;
+    case DataType.DOUBLE:
+    case DataType.COMPLEX128:
+      return tp.doubleData.length;
+    case DataType.INT64:
+      return tp.int64Data.length;
+    case DataType.UINT64:
+    case DataType.UINT32:
+      return tp.uint64Data.length;
+    case DataType.STRING:
+      return tp.stringData.length;
+    default:
+      return tp.int32Data.length;
+  }
+}
+
+/** How many typed-field values `count` elements of `dtype` take (complex: 2; packed sub-byte types: fewer). */
+export function fieldsNeeded(dtype: DataType, count: number): number {
+  if (dtype === DataType.COMPLEX64 || dtype === DataType.COMPLEX128) return count * 2;
+  if ([DataType.INT4, DataType.UINT4, DataType.FLOAT4E2M1].includes(dtype)) return Math.ceil(count / 2);
+  if ([DataType.INT2, DataType.UINT2].includes(dtype)) return Math.ceil(count / 4);
+  return count;
+}
+
 function fieldsToBytes(p: TensorProto, dtype: DataType, count: number): Uint8Array {
+  // Checked before allocating: the size comes from the declared shape, the values from the file.
+  if (p.segment) throw new OnnxOptError('UNSUPPORTED', `tensor ${p.name}: segmented tensors (TensorProto.segment) are not supported`);
+  if (dtype !== DataType.STRING && fieldCount(p, dtype) !== fieldsNeeded(dtype, count)) {
+    throw new OnnxOptError('INVALID_MODEL', `tensor ${p.name}: holds ${fieldCount(p, dtype)} values, but its shape needs ${fieldsNeeded(dtype, count)}`);
+  }
   const out = new Uint8Array(byteSizeOf(dtype, count));
   const dv = new DataView(out.buffer);
   switch (dtype) {

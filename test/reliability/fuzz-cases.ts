@@ -201,10 +201,17 @@ interface Draft {
   data?: Map<string, Uint8Array>;
 }
 
-export function generateCase(seed: number, index: number, only?: Family): FuzzCase {
+export interface GenerateOptions {
+  /** Only this family (default: the weighted mix). */
+  family?: Family;
+  /** Largest node / input count of the scale family (default 50,000); larger draws are clamped. */
+  maxScale?: number;
+}
+
+export function generateCase(seed: number, index: number, options: GenerateOptions = {}): FuzzCase {
   const rng = Rng.forCase(seed, index);
-  const family = only ?? rng.weighted(WEIGHTS);
-  const draft = GENERATORS[family](rng);
+  const family = options.family ?? rng.weighted(WEIGHTS);
+  const draft = GENERATORS[family](rng, options);
   // Now and then, damage a structured case further at the bytes level.
   if ((family === 'tensor' || family === 'graph' || family === 'external') && rng.chance(0.08)) {
     draft.model = flipBits(rng, draft.model, 1);
@@ -222,7 +229,7 @@ export function generateCase(seed: number, index: number, only?: Family): FuzzCa
   return { seed, index, family, what: draft.what, files, model: MODEL, save };
 }
 
-const GENERATORS: Record<Family, (rng: Rng) => Draft> = {
+const GENERATORS: Record<Family, (rng: Rng, options: GenerateOptions) => Draft> = {
   truncate(rng) {
     const b = rng.pick(bases());
     if (b.data.size && rng.chance(0.3)) {
@@ -293,8 +300,8 @@ const GENERATORS: Record<Family, (rng: Rng) => Draft> = {
     return rng.pick(GRAPH_CASES)(rng);
   },
 
-  scale(rng) {
-    const n = rng.pick([5000, 20000, 50000]);
+  scale(rng, options) {
+    const n = Math.min(rng.pick([2000, 5000, 20000, 50000]), options.maxScale ?? 50000);
     const kind = rng.pick(['fan-out', 'chain', 'chain-reversed-cycle', 'inputs-initializers', 'outputs']);
     let m: ModelProto;
     if (kind === 'fan-out') {
@@ -706,7 +713,7 @@ function mutateRealGraph(rng: Rng): Draft {
 export function materialize(c: FuzzCase, root: string): void {
   for (const f of c.files) {
     const p = join(root, f.path);
-    if (f.kind === 'dir') mkdirSync(p, { recursive: true });
+    if (f.kind === 'dir') mkdirSync(p, { recursive: true }); // src/ and outside/ usually exist already
     else if (f.kind === 'file') writeFileSync(p, f.bytes);
     else symlinkSync(f.target, p);
   }

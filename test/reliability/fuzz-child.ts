@@ -14,7 +14,8 @@ const { join } = await import('node:path');
 interface Request {
   seed: number;
   index: number;
-  family?: Parameters<typeof generateCase>[2];
+  family?: NonNullable<Parameters<typeof generateCase>[2]>['family'];
+  maxScale?: number;
   budgetMs: number;
   keep?: boolean;
 }
@@ -25,8 +26,8 @@ bases();
 process.on('message', (m: Request) => {
   let out;
   try {
-    const c = generateCase(m.seed, m.index, m.family);
-    out = runCase(c, join(work, `case-${m.index}`), { budgetMs: m.budgetMs, keep: m.keep });
+    const c = generateCase(m.seed, m.index, { family: m.family, maxScale: m.maxScale });
+    out = runCase(c, join(work, m.keep ? `case-${m.index}` : "case"), { budgetMs: m.budgetMs, keep: m.keep });
   } catch (e) {
     out = { seed: m.seed, index: m.index, family: m.family ?? '?', what: '(generator failed)', result: 'failed', ms: 0, largestAllocation: 0, failures: [`harness error: ${(e as Error).stack}`] };
   }

@@ -12,6 +12,7 @@ import type { Outcome } from './fuzz-runner.js';
 
 const REPO = resolve(import.meta.dirname, '../..');
 const CHILD = resolve(import.meta.dirname, 'fuzz-child.ts');
+const UNKNOWN = '(not reported by the child)';
 
 export interface FuzzOptions {
   seed: number;
@@ -21,9 +22,11 @@ export interface FuzzOptions {
   /** Only this family (default: the weighted mix). */
   family?: Family;
   workers?: number;
-  /** Per-case time budget measured in the child (default 2000 ms). */
+  /** Cap on the scale family's node / input counts (see GenerateOptions). */
+  maxScale?: number;
+  /** Per-case time budget measured in the child (default 2000 ms, plus 10 ms per KiB of input files). */
   budgetMs?: number;
-  /** Wall time after which a silent child is killed (default 15 s: startup noise never trips it). */
+  /** Wall time after which a silent child is killed (default 30 s; the budget is the real limit). */
   hangMs?: number;
   /** Heap limit of each child, MiB (default 1024): a declared size that gets allocated dies here. */
   heapMb?: number;
@@ -49,14 +52,14 @@ export async function runFuzz(opts: FuzzOptions): Promise<FuzzSummary> {
   const outcomes: Outcome[] = [];
   const work = opts.workDir ?? mkdtempSync(join(tmpdir(), 'onnx-opt-fuzz-'));
   const budgetMs = opts.budgetMs ?? 2000;
-  const hangMs = opts.hangMs ?? 15_000;
+  const hangMs = opts.hangMs ?? 30_000;
   const workers = Math.max(1, Math.min(opts.workers ?? 2, queue.length));
 
   const record = (o: Outcome) => {
     outcomes.push(o);
     opts.onOutcome?.(o, outcomes.length);
   };
-  const failed = (index: number, why: string): Outcome => ({ seed: opts.seed, index, family: opts.family ?? '?', what: '(see generateCase)', result: 'failed', ms: 0, largestAllocation: 0, failures: [why] });
+  const failed = (index: number, why: string): Outcome => ({ seed: opts.seed, index, family: opts.family ?? '?', what: UNKNOWN, result: 'failed', ms: 0, largestAllocation: 0, failures: [why] });
 
   const lane = (id: number) =>
     new Promise<void>((done, reject) => {
@@ -80,7 +83,7 @@ export async function runFuzz(opts: FuzzOptions): Promise<FuzzSummary> {
           child?.kill('SIGKILL');
           spawn();
         }, hangMs);
-        child!.send({ seed: opts.seed, index, family: opts.family, budgetMs, keep: opts.keep });
+        child!.send({ seed: opts.seed, index, family: opts.family, maxScale: opts.maxScale, budgetMs, keep: opts.keep });
       };
       const spawn = () => {
         stderr = '';
@@ -116,6 +119,16 @@ export async function runFuzz(opts: FuzzOptions): Promise<FuzzSummary> {
     if (!opts.workDir) rmSync(work, { recursive: true, force: true });
   }
   outcomes.sort((a, b) => a.index - b.index);
+  // Hangs and crashes come back without a description: regenerate it here (cheap, deterministic).
+  const missing = outcomes.filter((o) => o.what === UNKNOWN);
+  if (missing.length) {
+    const { generateCase } = await import('./fuzz-cases.js');
+    for (const o of missing) {
+      const c = generateCase(opts.seed, o.index, { family: opts.family, maxScale: opts.maxScale });
+      o.family = c.family;
+      o.what = c.what;
+    }
+  }
   const count = (key: (o: Outcome) => string) => outcomes.reduce<Record<string, number>>((acc, o) => ((acc[key(o)] = (acc[key(o)] ?? 0) + 1), acc), {});
   return {
     outcomes,
