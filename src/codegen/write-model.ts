@@ -1,7 +1,7 @@
-import { toBinary } from '@bufbuild/protobuf';
-import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
+import { fromBinary, toBinary } from '@bufbuild/protobuf';
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
-import { ModelProtoSchema, type TensorProto } from 'onnx-buf';
+import { ModelProtoSchema, type GraphProto, type TensorProto } from 'onnx-buf';
 import { OnnxOptError } from '../errors.js';
 import type { Graph } from '../ir/graph.js';
 import type { Model } from '../ir/model.js';
@@ -78,6 +78,17 @@ export function saveModel(model: Model, path: string, options: SaveOptions = {})
   const locations: string[] = [];
   const sizes: number[] = [];
   const placements: Placement[] = [];
+  // A data file name already on disk (the old output's, or the input's when writing over it) is
+  // never reused: the new data goes to a new name, so until the .onnx is renamed the old model
+  // still finds its own data, and after it the new model finds the new data.
+  const freshName = (name: string): string => {
+    let candidate = name;
+    for (let v = 1; existsSync(join(dir, candidate)) || locations.includes(candidate); v++) {
+      candidate = name.endsWith('.data') ? `${name.slice(0, -5)}.v${v}.data` : `${name}.v${v}`;
+    }
+    return candidate;
+  };
+  const oldDataFiles = st ? dataLocationsOf(out) : [];
   const currentFile = new Map<string, number>();
   const shardsOf = new Map<string, number>();
   /** The data file a tensor of `bytes` goes to, for a base location (a new shard when full). */
@@ -86,7 +97,7 @@ export function saveModel(model: Model, path: string, options: SaveOptions = {})
     if (k === undefined || (options.shardSize && sizes[k]! > 0 && sizes[k]! + bytes > options.shardSize)) {
       const n = shardsOf.get(base) ?? 0;
       shardsOf.set(base, n + 1);
-      locations.push(n === 0 ? base : shardName(base, n));
+      locations.push(freshName(n === 0 ? base : shardName(base, n)));
       sizes.push(0);
       k = locations.length - 1;
       currentFile.set(base, k);
@@ -150,12 +161,37 @@ export function saveModel(model: Model, path: string, options: SaveOptions = {})
     // Data first, model last: a reader never sees a new .onnx pointing at missing data.
     locations.forEach((loc, k) => renameSync(temps[k]!, join(dir, loc)));
     renameSync(tempModel, out);
+    // The replaced model's data files now belong to nothing.
+    for (const loc of oldDataFiles) if (!locations.includes(loc)) rmSync(join(dir, loc), { force: true });
   } catch (e) {
     for (const t of temps) rmSync(t, { force: true });
     if (e instanceof OnnxOptError) throw e;
     throw new OnnxOptError('IO', `cannot write: ${(e as Error).message}`, { file: path, cause: e });
   }
   return { modelPath: out, dataFiles: locations.map((l) => join(dir, l)), bytesWritten: written };
+}
+
+/**
+ * The external-data files an existing model at `path` uses (plain names in its folder only);
+ * empty when it is not a readable model. Read to clean up after it is replaced.
+ */
+function dataLocationsOf(path: string): string[] {
+  try {
+    const proto = fromBinary(ModelProtoSchema, readFileSync(path));
+    const found = new Set<string>();
+    const visit = (g: GraphProto | undefined) => {
+      if (!g) return;
+      for (const t of g.initializer) {
+        const loc = t.externalData.find((e) => e.key === 'location')?.value;
+        if (loc && !loc.includes('/') && !loc.includes('\\') && loc !== '..' && loc !== '.') found.add(loc);
+      }
+      for (const n of g.node) for (const a of n.attribute) [a.g, ...a.graphs].forEach(visit);
+    };
+    visit(proto.graph);
+    return [...found];
+  } catch {
+    return [];
+  }
 }
 
 /** Serializes a model with every tensor inline (for ORT sessions from memory and small models). */
