@@ -112,7 +112,8 @@ export const attnPrune = definePass({
     }
 
     for (const l of chosen) {
-      const why = cannotRemove(map.layers.find((x) => x.index === l)!, { keepCacheIo: o['keep-cache-io'] });
+      const alsoRemoving = map.layers.filter((x) => chosen.includes(x.index));
+      const why = cannotRemove(map.layers.find((x) => x.index === l)!, { keepCacheIo: o['keep-cache-io'], alsoRemoving });
       if (why) throw new OnnxOptError('UNSUPPORTED', `attn-prune: ${why}`);
     }
     const removed: number[] = [];

@@ -2,6 +2,7 @@ import { OnnxOptError } from '../../errors.js';
 import { Attribute } from '../../ir/attribute.js';
 import type { Model } from '../../ir/model.js';
 import type { Node } from '../../ir/node.js';
+import { typesEqual } from '../../ir/types.js';
 import type { Value } from '../../ir/value.js';
 import { presentCandidates } from '../../runtime/decoder-inputs.js';
 import type { LayerInfo } from '../analysis/layer-map.js';
@@ -10,6 +11,8 @@ import { backwardNodes } from '../analysis/slices.js';
 export interface RemoveAttentionOptions {
   /** Keep the layer's cache inputs and outputs as a pass-through (present = past) for fixed-signature runtimes. */
   keepCacheIo?: boolean;
+  /** Other layers removed in the same step: their caches cannot stand in for this layer's. */
+  alsoRemoving?: readonly LayerInfo[];
 }
 
 export interface RemovedAttention {
@@ -35,14 +38,41 @@ export function cannotRemove(layer: LayerInfo, options: RemoveAttentionOptions =
     const g = a.output.graph;
     const roots = g.outputs.filter((o) => !a.cacheOutputs.includes(o));
     const live = backwardNodes(roots, { stopAt: new Set([a.output]) });
+    const excluded = new Set([layer, ...(options.alsoRemoving ?? [])].flatMap((l) => l.attention?.cacheInputs ?? []));
     for (const v of a.cacheInputs) {
-      const reader = v.uses.find((u) => live.has(u.node));
+      const reader = v.uses.find((u) => live.has(u.node) && !(isShapeRead(u.node) && shapeStandIn(v, excluded)));
       if (reader) {
         return `layer ${layer.index}: cache input ${v.name} is also read by ${reader.node.label} for the rest of the model (e.g. position offsets); keep this layer or use keep-cache-io`;
       }
     }
   }
   return undefined;
+}
+
+function isShapeRead(n: Node): boolean {
+  return (n.opType === 'Shape' || n.opType === 'Size') && n.domain === '';
+}
+
+/**
+ * A kept cache input whose declared shape equals `v`'s, so that `Shape(v)` (an exporter's way to
+ * read the past length) can read it instead: every layer's cache carries the same batch and past
+ * length, and equal declared shapes fix the rest.
+ */
+function shapeStandIn(v: Value, excluded: ReadonlySet<Value>): Value | undefined {
+  const t = v.type;
+  if (t?.kind !== 'tensor' || !t.shape) return undefined;
+  return v.graph.inputs.find((c) => c !== v && !excluded.has(c) && !c.initializer && typesEqual(c.type, t) && c.uses.some((u) => !isShapeRead(u.node)));
+}
+
+/** Moves the Shape/Size reads of a removed layer's cache inputs to a kept cache of the same shape. */
+function moveShapeReads(layer: LayerInfo, live: Set<Node>): void {
+  const excluded = new Set(layer.attention!.cacheInputs);
+  for (const v of layer.attention!.cacheInputs) {
+    for (const u of [...v.uses]) {
+      if (!live.has(u.node) || !isShapeRead(u.node)) continue;
+      u.node.setInput(u.index, shapeStandIn(v, excluded)!);
+    }
+  }
 }
 
 /**
@@ -55,6 +85,10 @@ export function removeAttention(model: Model, layer: LayerInfo, options: RemoveA
   if (why) throw new OnnxOptError('UNSUPPORTED', why);
   const a = layer.attention!;
   const g = model.graph;
+  if (!options.keepCacheIo && a.cacheInputs.length) {
+    const roots = g.outputs.filter((o) => !a.cacheOutputs.includes(o));
+    moveShapeReads(layer, backwardNodes(roots, { stopAt: new Set([a.output]) }));
+  }
   const join = a.residualAdd!;
   if (join.opType === 'Add' && join.domain === '') {
     const other = join.inputs[0] === a.output ? join.inputs[1]! : join.inputs[0]!;

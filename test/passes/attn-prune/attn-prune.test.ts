@@ -161,9 +161,36 @@ describe('attn-prune', () => {
     expect(report.evaluations).toBe(1 + 4 + 3);
   });
 
+  it('a cache input whose Shape gives the past length is pruned exactly: the Shape reads a kept cache', async () => {
+    // torch.onnx computes the rotary offset from Shape(past_key_values.0.key): every cache has that length.
+    const zeroed = loadModel(TINYLLAMA_KV);
+    const o = analyzeDecoder(zeroed).layers[0]!.attention!.o!.weight;
+    zeroed.graph.setInitializer(o, Tensor.fromArray(o.name, o.initializer!.dtype, o.initializer!.dims, new Float32Array(o.initializer!.size)));
+    const pruned = loadModel(TINYLLAMA_KV);
+    await prune(pruned, { layers: [0, 1], protect: [] });
+    expect(pruned.graph.inputs.map((v) => v.name)).not.toContain('past_key_values.0.key');
+    const shapes = pruned.graph.nodes.filter((n) => n.opType === 'Shape' && n.inputs[0]?.name.startsWith('past_'));
+    expect(shapes.length).toBeGreaterThan(0);
+    for (const n of shapes) expect(n.inputs[0]!.name).toMatch(/^past_key_values\.([2-9]|1[0-5])\./);
+    const tokens = Array.from(Buffer.from('Configuration files are kept on upgrade.'), Number);
+    const decode = async (m: Model) => {
+      const runner = await DecoderRunner.create(m);
+      const out: Float32Array[] = [(await runner.prefill(tokens.slice(0, 12))).next[0]!];
+      for (let k = 12; k < 20; k++) out.push((await runner.step(tokens[k]!)).next[0]!);
+      await runner.release();
+      return out;
+    };
+    // Layer 1 stays in the reference; zeroing it too is what pruning [0, 1] means.
+    const o1 = analyzeDecoder(zeroed).layers[1]!.attention!.o!.weight;
+    zeroed.graph.setInitializer(o1, Tensor.fromArray(o1.name, o1.initializer!.dtype, o1.initializer!.dims, new Float32Array(o1.initializer!.size)));
+    const [a, b] = [await decode(pruned), await decode(zeroed)];
+    for (let k = 0; k < a.length; k++) for (let i = 0; i < 256; i++) expect(Math.abs(a[k]![i]! - b[k]![i]!)).toBeLessThan(1e-4);
+    // With every other cache pruned too, nothing can stand in: refused with the reason.
+    const all = Array.from({ length: 16 }, (_, i) => i);
+    await expect(prune(loadModel(TINYLLAMA_KV), { layers: all, protect: [] })).rejects.toThrow(/past_key_values\.0\.key is also read by \/m\/Shape_1 for the rest of the model/);
+  });
+
   it('refuses what it cannot do, with the reason', async () => {
-    const model = loadModel(TINYLLAMA_KV);
-    await expect(prune(model, { layers: [0] })).rejects.toThrow(/past_key_values\.0\.key is also read by \/m\/Shape_1 for the rest of the model/);
     await expect(prune(loadModel(TINYLLAMA), { count: 20 })).rejects.toThrow(/only 14 are not protected/);
     await expect(prune(loadModel(TINYLLAMA), { count: 2, ratio: 0.5 })).rejects.toThrow(/only one of/);
   });
