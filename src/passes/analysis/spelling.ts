@@ -1,6 +1,7 @@
 import type { Node } from '../../ir/node.js';
 import type { Value } from '../../ir/value.js';
 import type { AnyRule, Match } from '../pattern/index.js';
+import { constantSource } from '../pattern/constants.js';
 import type { FfnKind, NormInfo, WeightRef } from './layer-map.js';
 
 /** A norm found by a rule, in the terms LayerMap uses. */
@@ -65,13 +66,21 @@ export function matmulWeight(node: Node | undefined): WeightRef | undefined {
   if (node.opType !== 'MatMul' && node.opType !== 'Gemm') return undefined;
   const w = node.inputs[1];
   if (!w) return undefined;
-  if (w.constant) return { kind: 'matmul', node, weight: w, transposed: undefined };
+  const direct = initializerSource(w);
+  if (direct) return { kind: 'matmul', node, weight: direct, transposed: undefined };
   const t = w.producer;
-  if (t?.opType === 'Transpose' && t.inputs[0]?.constant) {
+  const tw = t?.opType === 'Transpose' && t.inputs[0] ? initializerSource(t.inputs[0]) : undefined;
+  if (t && tw) {
     const perm = t.attrInts('perm');
-    if (!perm || (perm[0] === 1 && perm[1] === 0)) return { kind: 'matmul', node, weight: t.inputs[0], transposed: t };
+    if (!perm || (perm[0] === 1 && perm[1] === 0)) return { kind: 'matmul', node, weight: tw, transposed: t };
   }
   return undefined;
+}
+
+/** The initializer behind `v` (itself, or through Identity chains of deduplicated weights). */
+export function initializerSource(v: Value): Value | undefined {
+  const src = constantSource(v);
+  return src?.constant ? src : undefined;
 }
 
 /** The node that produced a bound value, when it is one of the match's nodes. */

@@ -1,3 +1,4 @@
+import { constantSource, constantTensor } from '../pattern/constants.js';
 import { OnnxOptError } from '../../errors.js';
 import { Attribute } from '../../ir/attribute.js';
 import { DataType } from '../../ir/dtype.js';
@@ -106,7 +107,8 @@ export function fuseGroup(model: Model, map: LayerMap, group: readonly [number, 
   for (const n of nodes) {
     if (n.opType === 'Constant') continue;
     const clone = new Node({ opType: n.opType, domain: n.domain, name: n.name ? g.names.unique(`${prefix}/${n.opType}`) : '', attributes: n.attributes });
-    for (const v of n.inputs) clone.addInput(v ? (replace.get(v) ?? v) : undefined);
+    // Biases may be read through Identity chains; the map holds their source initializers.
+    for (const v of n.inputs) clone.addInput(v ? (replace.get(v) ?? replace.get(constantSource(v) ?? v) ?? v) : undefined);
     for (const o of n.outputs) {
       if (!o) {
         g.attachOutput(clone, undefined);
@@ -143,9 +145,11 @@ export function fuseGroup(model: Model, map: LayerMap, group: readonly [number, 
     const at = join.opType === 'SkipLayerNormalization' ? 4 : 3;
     const biases = ffns.map((f) => (f.residualAdd && f.residualAdd.opType === join.opType ? f.residualAdd.inputs[at] : undefined));
     if (biases.some((b) => b)) {
-      const first = biases.find((b) => b)!.constant!;
+      const tensors = biases.map((b) => b && constantTensor(b));
+      if (biases.some((b, t) => b && !tensors[t])) throw bad('a Skip norm bias is not a constant');
+      const first = tensors.find((t) => t)!;
       const sum = new Float64Array(first.size);
-      for (const b of biases) if (b?.constant) readFloats(b.constant).forEach((v, i) => (sum[i] = sum[i]! + v));
+      for (const t of tensors) if (t) readFloats(t).forEach((v, i) => (sum[i] = sum[i]! + v));
       join.setInput(at, g.addInitializer(vectorTensor(`${prefix}.join.bias`, first.dtype, sum)));
     }
   }

@@ -18,15 +18,32 @@ export function constantProducer(v: Value): Node | undefined {
   return p && p.opType === 'Constant' && (p.domain === '' || p.domain === 'ai.onnx') ? p : undefined;
 }
 
-/** True for initializers (not graph inputs) and Constant node outputs. */
+/**
+ * The value a constant really comes from: `v` itself, or the initializer / Constant output behind
+ * a chain of Identity nodes (torch.onnx deduplicates tied weights into `Identity(w)`).
+ */
+export function constantSource(v: Value): Value | undefined {
+  let at: Value | undefined = v;
+  for (let hops = 0; at && hops < 16; hops++) {
+    if (at.constant || constantProducer(at)) return at;
+    const p: Node | undefined = at.producer;
+    if (!p || p.opType !== 'Identity' || (p.domain !== '' && p.domain !== 'ai.onnx')) return undefined;
+    at = p.inputs[0];
+  }
+  return undefined;
+}
+
+/** True for initializers (not graph inputs) and Constant node outputs, seen through Identity chains. */
 export function isConstantValue(v: Value): boolean {
-  return v.constant !== undefined || constantProducer(v) !== undefined;
+  return constantSource(v) !== undefined;
 }
 
 /** The tensor behind a constant: the initializer, or a Constant node's `value` attribute. */
 export function constantTensor(v: Value): Tensor | undefined {
-  if (v.constant) return v.constant;
-  const a = constantProducer(v)?.attr('value');
+  const src = constantSource(v);
+  if (!src) return undefined;
+  if (src.constant) return src.constant;
+  const a = constantProducer(src)?.attr('value');
   return a?.type === AttributeType.TENSOR ? (a.value as Tensor) : undefined;
 }
 
@@ -34,7 +51,7 @@ export function constantTensor(v: Value): Tensor | undefined {
 export function constantSize(v: Value): number | undefined {
   const t = constantTensor(v);
   if (t) return t.size;
-  const p = constantProducer(v);
+  const p = constantProducer(constantSource(v) ?? v);
   if (!p) return undefined;
   for (const a of p.attributes) {
     if (a.type === AttributeType.FLOAT || a.type === AttributeType.INT) return 1;
@@ -57,7 +74,7 @@ export function constantNumbers(v: Value, maxElements = MAX_CONSTANT_ELEMENTS): 
       return undefined;
     }
   }
-  const p = constantProducer(v);
+  const p = constantProducer(constantSource(v) ?? v);
   if (!p) return undefined;
   for (const a of p.attributes) {
     if (a.type === AttributeType.FLOAT || a.type === AttributeType.INT) {
@@ -81,7 +98,7 @@ export function constantScalar(v: Value): number | undefined {
 export function constantDims(v: Value): readonly number[] | undefined {
   const t = constantTensor(v);
   if (t) return t.dims;
-  const p = constantProducer(v);
+  const p = constantProducer(constantSource(v) ?? v);
   if (!p) return undefined;
   for (const a of p.attributes) {
     if (a.name === 'value_float' || a.name === 'value_int') return [];

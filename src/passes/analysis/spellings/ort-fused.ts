@@ -1,4 +1,5 @@
 import type { Node } from '../../../ir/node.js';
+import { constantSource } from '../../pattern/constants.js';
 import { defineRule, type Match } from '../../pattern/index.js';
 import type { FfnFound, NormFound, Spelling } from '../spelling.js';
 import { matmulWeight, producerIn } from '../spelling.js';
@@ -57,7 +58,7 @@ export function describeEmbedLayerNorm(m: Match): NormFound | string {
 
 function constantInput(n: Node, i: number) {
   const v = n.inputs[i];
-  return v && (v.constant || v.producer?.opType === 'Constant') ? v : undefined;
+  return v ? constantSource(v) : undefined;
 }
 
 export function describeFusedNorm(m: Match): NormFound | string {
@@ -116,8 +117,11 @@ export function describeMlp(m: Match): FfnFound | string {
   const act = b.act?.producer;
   const op = act?.opType === 'Tanh' ? 'gelu-tanh' : (act?.opType ?? 'Gelu');
   const kind = op === 'Relu' ? 'relu-mlp' : op === 'FastGelu' ? 'fastgelu-mlp' : 'gelu-mlp';
-  const upBias = b.b1 ?? (act && act.opType === 'FastGelu' && act.inputs[1]?.constant ? act.inputs[1] : undefined);
-  return { input: b.z!, output: m.outputs[0]!, kind, gate: undefined, up, down, upBias, downBias: b.b2, activation: op === 'Erf' ? 'gelu-erf' : op.toLowerCase(), nodes: [...m.nodes] };
+  const fastGeluBias = act && act.opType === 'FastGelu' && act.inputs[1] ? constantSource(act.inputs[1]) : undefined;
+  const upBias = b.b1 ? constantSource(b.b1) : fastGeluBias;
+  const downBias = b.b2 && constantSource(b.b2);
+  if ((b.b1 && !upBias) || (b.b2 && !downBias)) return 'a projection bias is not a constant';
+  return { input: b.z!, output: m.outputs[0]!, kind, gate: undefined, up, down, upBias, downBias, activation: op === 'Erf' ? 'gelu-erf' : op.toLowerCase(), nodes: [...m.nodes] };
 }
 
 const attentionOps = ['com.microsoft::GroupQueryAttention', 'com.microsoft::MultiHeadAttention', 'com.microsoft::Attention', '::Attention'];

@@ -1,4 +1,5 @@
 import type { Value } from '../../../ir/value.js';
+import { constantSource } from '../../pattern/constants.js';
 import { defineRule, fail, ok, type CheckContext, type Match } from '../../pattern/index.js';
 import type { NormFound, Spelling } from '../spelling.js';
 import { describeSwiglu, swigluRule } from './common.js';
@@ -56,7 +57,7 @@ export function describeRms(m: Match, ctx: { scalar(v: Value): number | undefine
     kind: 'rms',
     input: b.x!,
     output: m.outputs[0]!,
-    weight: b.w,
+    weight: b.w && (constantSource(b.w) ?? b.w),
     bias: undefined,
     epsilon: eps,
     nodes: [...m.nodes, ...m.constantNodes],
