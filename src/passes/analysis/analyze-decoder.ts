@@ -4,6 +4,7 @@ import type { Value } from '../../ir/value.js';
 import { findMatches } from '../pattern/index.js';
 import { FUSED_LAYERS_KEY, type AttentionInfo, type FfnInfo, type LayerInfo, type LayerMap, type NormInfo, type UnrecognizedLayer, type WeightRef } from './layer-map.js';
 import { backwardNodes, dependsOn, forwardNodes, graphInputsUpstream } from './slices.js';
+import { throughNoOpCasts } from './stream-casts.js';
 import type { FfnFound, NormFound, Spelling } from './spelling.js';
 import { matmulWeight } from './spelling.js';
 import { ALL_SPELLINGS } from './spellings/index.js';
@@ -245,7 +246,7 @@ function attentionJoin(
     join = norm2.fused.node;
     operands = [join.inputs[0], join.inputs[1]];
   } else {
-    const p = norm2.input.producer;
+    const p = throughNoOpCasts(norm2.input).producer;
     if (!p || p.opType !== 'Add' || p.domain !== '' || p.inputs.length !== 2) return undefined;
     join = p;
     operands = [p.inputs[0], p.inputs[1]];
@@ -371,7 +372,7 @@ function headsFromReshape(proj: Node): number | undefined {
     const shape = r.inputs[1];
     if (!shape) continue;
     const direct = shape.constant?.toNumbers();
-    if (direct && direct.length === 4) return direct[2];
+    if (direct && direct.length === 4) return headsOrInferred(direct[2]!, direct[3]!, proj);
     const cat = shape.producer;
     if (cat?.opType !== 'Concat') continue;
     // [.., H, Dh]: read constant pieces from the end until two numbers are known.
@@ -382,9 +383,17 @@ function headsFromReshape(proj: Node): number | undefined {
       if (!t) break;
       tail.unshift(...t.toNumbers());
     }
-    if (tail.length >= 2) return tail[tail.length - 2];
+    if (tail.length >= 2) return headsOrInferred(tail[tail.length - 2]!, tail[tail.length - 1]!, proj);
   }
   return undefined;
+}
+
+/** `view(B, S, -1, Dh)` (transformers ≥ 4.48) leaves the head count to the projection's width. */
+function headsOrInferred(heads: number, headDim: number, proj: Node): number | undefined {
+  if (heads > 0) return heads;
+  const w = matmulWeight(proj);
+  const out = w && weightDims(w)?.[1];
+  return out && headDim > 0 && out % headDim === 0 ? out / headDim : undefined;
 }
 
 function isShapeRead(n: Node): boolean {

@@ -1,4 +1,5 @@
 import type { LayerInfo, LayerMap } from '../analysis/layer-map.js';
+import { sameStream } from '../analysis/stream-casts.js';
 
 /**
  * Candidate runs for fusion: consecutive recognized layers j..k (k > j) where layers j+1..k have no
@@ -35,7 +36,7 @@ export function candidateRuns(map: LayerMap): number[][] {
 
 /** Whether `next` directly follows `prev` with nothing but FFN adds on the stream. */
 function continues(prev: LayerInfo, next: LayerInfo): boolean {
-  return !next.attention && next.residualIn === prev.residualOut && next.residualMid === next.residualIn;
+  return !next.attention && sameStream(next.residualIn, prev.residualOut) && sameStream(next.residualMid, next.residualIn);
 }
 
 /** Why an explicit group [j, k] is not a legal run, or undefined when it is. */

@@ -11,15 +11,15 @@ import { describeSwiglu, swigluRule } from './common.js';
  */
 export const rmsNormTorchScript = defineRule({
   name: 'rmsnorm-torchscript',
-  description: 'Pow(x,2) → ReduceMean → Add(eps) → Sqrt → Div(1,·) → Mul(x,·) → Mul(w,·), optional Casts',
+  description: 'Pow(x,2) → ReduceMean (axes attribute or input) → Add(eps) → Sqrt → Div(1,·) → Mul(x,·) → Mul(w,·), optional Casts',
   vars: ['x', 'w'],
   pattern: (op, x, w) => {
     const xc = op.optional(op.Cast(x, { as: 'xCast' }));
-    const inv = op.Div(1, op.Sqrt(op.Add(op.ReduceMean(op.Pow(xc, 2), { attrs: { keepdims: 1 } }), op.var('eps', { constant: true }))));
+    const inv = op.Div(1, op.Sqrt(op.Add(meanSquare(op, xc), op.var('eps', { constant: true }))));
     const normed = op.Mul(xc, inv, { as: 'unscaled' });
     return op.Mul(w, op.optional(op.Cast(normed, { as: 'unscaledCast' })));
   },
-  check: (ctx, { w, eps }) => rmsCheck(ctx, w, eps),
+  check: (ctx, { w, eps }) => rmsCheck(ctx, w!, eps!),
 });
 
 /**
@@ -32,12 +32,23 @@ export const rmsNormUnscaledTorchScript = defineRule({
   vars: ['x'],
   pattern: (op, x) => {
     const xc = op.optional(op.Cast(x, { as: 'xCast' }));
-    const inv = op.Div(1, op.Sqrt(op.Add(op.ReduceMean(op.Pow(xc, 2), { attrs: { keepdims: 1 } }), op.var('eps', { constant: true }))));
+    const inv = op.Div(1, op.Sqrt(op.Add(meanSquare(op, xc), op.var('eps', { constant: true }))));
     const normed = op.Mul(xc, inv, { as: 'unscaled' });
     return op.oneOf(op.Cast(normed, { as: 'unscaledCast' }), normed);
   },
-  check: (ctx, { eps }) => (ctx.scalar(eps) === undefined ? fail('epsilon must be a scalar constant', eps) : ok()),
+  check: (ctx, { eps }) => (ctx.scalar(eps!) === undefined ? fail('epsilon must be a scalar constant', eps!) : ok()),
 });
+
+type Ops = Parameters<Parameters<typeof defineRule>[0]['pattern']>[0];
+
+/**
+ * `mean(x², axis=-1)`: ReduceMean with its axes as an attribute (opset ≤ 17) or as an input
+ * (opset 18, what optimum's TorchScript exports at opset 18 emit); describeRms checks the axis.
+ */
+export function meanSquare(op: Ops, x: unknown): ReturnType<Ops['ReduceMean']> {
+  const sq = op.Pow(x as never, 2);
+  return op.oneOf(op.ReduceMean(sq, { attrs: { keepdims: 1 } }), op.ReduceMean(sq, op.var('axes', { constant: true }), { attrs: { keepdims: 1 } })) as never;
+}
 
 export function rmsCheck(ctx: CheckContext, w: Value, eps: Value): ReturnType<CheckContext['ok']> {
   if (ctx.scalar(eps) === undefined) return fail('epsilon must be a scalar constant', eps);
