@@ -1,8 +1,12 @@
 import { fromBinary, toBinary } from '@bufbuild/protobuf';
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
-import { basename, dirname, join, resolve } from 'node:path';
-import { ModelProtoSchema, type GraphProto, type TensorProto } from 'onnx-buf';
+import { closeSync, copyFileSync, fsyncSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, realpathSync, renameSync, rmdirSync, rmSync, statSync, writeSync } from 'node:fs';
+import { basename, dirname, join, posix, resolve } from 'node:path';
+import { ModelProtoSchema, type GraphProto, type ModelProto, type TensorProto } from 'onnx-buf';
 import { OnnxOptError } from '../errors.js';
+import { byteSizeOf, DataType, isKnownDataType } from '../ir/dtype.js';
+import { fileIdentity, kindOf, statPath } from '../io/file-checks.js';
+import { inputFilesOf } from '../io/read-model.js';
+import { trackTemp, untrackTemp } from '../io/temp-files.js';
 import type { Graph } from '../ir/graph.js';
 import type { Model } from '../ir/model.js';
 import type { Tensor } from '../ir/tensor.js';
@@ -38,7 +42,15 @@ export interface SaveOptions {
   fsync?: boolean;
   /** Called as external data is written: bytes so far, of the total. */
   onProgress?: (done: number, total: number) => void;
+  /**
+   * Files written beside the model in the same atomic set (a model folder's genai_config.json and
+   * tokenizer files): under temporary names with the data, renamed into place before the .onnx.
+   */
+  companions?: CompanionFile[];
 }
+
+/** A plain file name in the output folder, with its bytes or the file to copy them from. */
+export type CompanionFile = { name: string; bytes: Uint8Array } | { name: string; copyFrom: string };
 
 export interface SaveResult {
   modelPath: string;
@@ -54,18 +66,49 @@ interface Placement {
 
 const COPY_CHUNK = 16 << 20;
 
+/** What the writing steps yield: after a chunk of data, and once before the renames. */
+type Step = 'chunk' | 'commit';
+
 /**
- * Writes a model atomically: data files and the .onnx are written under temporary names in the
- * output folder, flushed, then renamed into place (the .onnx last). External tensors are streamed
- * from their source files in chunks, so no weight is ever held whole in memory. Writing over the
- * input works too: nothing is renamed until every source byte has been read.
+ * Writes a model atomically: data files, companions and the .onnx are written under temporary
+ * names in the output folder, flushed, then renamed into place (the .onnx last). External tensors
+ * are streamed from their source files in chunks, so no weight is ever held whole in memory.
+ * Writing over the input path works too: nothing is renamed until every source byte has been read.
  */
 export function saveModel(model: Model, path: string, options: SaveOptions = {}): SaveResult {
+  const steps = saveSteps(model, path, options);
+  for (;;) {
+    const r = steps.next();
+    if (r.done) return r.value;
+  }
+}
+
+/**
+ * saveModel that returns to the event loop while it writes (every ~20 ms, and always right before
+ * the renames), so a SIGINT/SIGTERM handler can remove the temporary files and exit before any of
+ * them is renamed into place.
+ */
+export async function saveModelAsync(model: Model, path: string, options: SaveOptions = {}): Promise<SaveResult> {
+  const steps = saveSteps(model, path, options);
+  let last = performance.now();
+  for (;;) {
+    const r = steps.next();
+    if (r.done) return r.value;
+    if (r.value === 'commit' || performance.now() - last > 20) {
+      await new Promise((done) => setImmediate(done));
+      last = performance.now();
+    }
+  }
+}
+
+function* saveSteps(model: Model, path: string, options: SaveOptions): Generator<Step, SaveResult> {
   const out = resolve(path);
   const dir = dirname(out);
-  mkdirSync(dir, { recursive: true });
-  const st = statSync(out, { throwIfNoEntry: false });
-  if (st?.isDirectory()) throw new OnnxOptError('USAGE', 'the output path is a directory', { file: path });
+  const inputs = protectedFiles(model);
+  // Replacing the input model by its own path consumes it: its data may go with it afterwards.
+  const replacesInput = checkOutputTarget(out, path, model, inputs);
+  const companions = options.companions ?? [];
+  for (const c of companions) checkCompanionTarget(c.name, join(dir, c.name), path);
 
   const mode = chooseMode(model, options);
   const sizeThreshold = options.sizeThreshold ?? 1024;
@@ -78,17 +121,19 @@ export function saveModel(model: Model, path: string, options: SaveOptions = {})
   const locations: string[] = [];
   const sizes: number[] = [];
   const placements: Placement[] = [];
+  // Names this write gives to something other than data: never a data file's name.
+  const reserved = new Set([basename(out), ...companions.map((c) => c.name)]);
   // A data file name already on disk (the old output's, or the input's when writing over it) is
   // never reused: the new data goes to a new name, so until the .onnx is renamed the old model
   // still finds its own data, and after it the new model finds the new data.
   const freshName = (name: string): string => {
     let candidate = name;
-    for (let v = 1; existsSync(join(dir, candidate)) || locations.includes(candidate); v++) {
+    for (let v = 1; lexists(join(dir, candidate)) || locations.includes(candidate) || reserved.has(candidate); v++) {
       candidate = name.endsWith('.data') ? `${name.slice(0, -5)}.v${v}.data` : `${name}.v${v}`;
     }
     return candidate;
   };
-  const oldDataFiles = st ? dataLocationsOf(out) : [];
+  const replaced = replacedDataFiles(out, dir, replacesInput ? new Map() : inputs);
   const currentFile = new Map<string, number>();
   const shardsOf = new Map<string, number>();
   /** The data file a tensor of `bytes` goes to, for a base location (a new shard when full). */
@@ -141,57 +186,258 @@ export function saveModel(model: Model, path: string, options: SaveOptions = {})
   if (bytes.byteLength > MAX_PROTO_BYTES) {
     throw new OnnxOptError('MODEL_TOO_LARGE', 'the serialized model would exceed 2 GiB; save with external data', { file: path });
   }
+  // Keep-mode locations may name sub-folders: each must be a real folder inside the output folder.
+  for (const loc of locations) checkSubfolders(dir, loc, path);
 
   const token = `${process.pid}-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
   const temps: string[] = [];
+  const createdDirs: string[] = [];
   const tempOf = (final: string) => join(dirname(final), `.${basename(final)}.${token}.tmp`);
+  const newTemp = (final: string) => {
+    const t = tempOf(final);
+    temps.push(t);
+    trackTemp(t);
+    return t;
+  };
   let written = bytes.byteLength;
   const totalBytes = placements.reduce((s, p) => s + p.tensor.byteLength, 0);
   let progressed = 0;
   try {
-    locations.forEach((loc, k) => {
-      const final = join(dir, loc);
-      const temp = tempOf(final);
-      temps.push(temp);
-      written += writeDataFile(temp, placements.filter((p) => p.file === k), options.fsync ?? false, (n) => options.onProgress?.((progressed += n), totalBytes));
+    createdDirs.push(...makeDirs(dir, path));
+    for (const loc of locations) createdDirs.push(...makeDirs(dirname(join(dir, loc)), path));
+    for (const [k, loc] of locations.entries()) {
+      const temp = newTemp(join(dir, loc));
+      written += yield* writeDataFile(temp, placements.filter((p) => p.file === k), options.fsync ?? false, (n) => options.onProgress?.((progressed += n), totalBytes));
+    }
+    const companionTemps = companions.map((c) => {
+      const temp = newTemp(join(dir, c.name));
+      if ('bytes' in c) writeWhole(temp, c.bytes, options.fsync ?? false);
+      else copyFileSync(c.copyFrom, temp);
+      return temp;
     });
-    const tempModel = tempOf(out);
-    temps.push(tempModel);
+    const tempModel = newTemp(out);
     writeWhole(tempModel, bytes, options.fsync ?? false);
-    // Data first, model last: a reader never sees a new .onnx pointing at missing data.
+    // The last moment an interrupt can stop this write: after it, nothing waits until the renames are done.
+    yield 'commit';
+    // Data and companions first, model last: a reader never sees a new .onnx pointing at missing data.
     locations.forEach((loc, k) => renameSync(temps[k]!, join(dir, loc)));
+    companions.forEach((c, k) => renameSync(companionTemps[k]!, join(dir, c.name)));
     renameSync(tempModel, out);
-    // The replaced model's data files now belong to nothing.
-    for (const loc of oldDataFiles) if (!locations.includes(loc)) rmSync(join(dir, loc), { force: true });
   } catch (e) {
     for (const t of temps) rmSync(t, { force: true });
+    removeCreatedDirs(createdDirs);
     if (e instanceof OnnxOptError) throw e;
     throw new OnnxOptError('IO', `cannot write: ${(e as Error).message}`, { file: path, cause: e });
+  } finally {
+    for (const t of temps) untrackTemp(t);
+    for (const d of createdDirs) untrackTemp(d);
   }
+  // The replaced model's own data files now belong to nothing (the checks are in replacedDataFiles).
+  const kept = new Set([...locations, ...reserved]);
+  for (const loc of replaced) if (!kept.has(loc)) rmSync(join(dir, loc), { force: true });
   return { modelPath: out, dataFiles: locations.map((l) => join(dir, l)), bytesWritten: written };
 }
 
+/** `dev:ino` of every file the model was read from or still reads: never overwritten, never removed. */
+function protectedFiles(model: Model): Map<string, string> {
+  const ids = new Map<string, string>();
+  const data = new Set(inputFilesOf(model));
+  for (const t of allInitializers(model.graph)) if (t.storage.kind === 'external') data.add(t.storage.path);
+  const add = (p: string | undefined, what: string) => {
+    const id = p ? fileIdentity(p) : undefined;
+    if (id && !ids.has(id)) ids.set(id, what);
+  };
+  add(model.sourcePath, 'the input model');
+  for (const f of data) add(f, "one of the input's external data files");
+  return ids;
+}
+
 /**
- * The external-data files an existing model at `path` uses (plain names in its folder only);
- * empty when it is not a readable model. Read to clean up after it is replaced.
+ * Refuses an output path that is a directory, a device or pipe, or that names a file the input
+ * reads (its data files, or the input model through a symlink or hard link). Writing over the
+ * input model by its own path stays allowed: the rename leaves the original inode untouched.
  */
-function dataLocationsOf(path: string): string[] {
+function checkOutputTarget(out: string, path: string, model: Model, inputs: Map<string, string>): boolean {
+  const st = statPath(out);
+  if (!st) return false;
+  if (st.isDirectory()) throw new OnnxOptError('USAGE', 'the output path is a directory', { file: path });
+  if (!st.isFile()) throw new OnnxOptError('USAGE', `the output path is ${kindOf(st)}; it must be a regular file or a new name`, { file: path });
+  const what = inputs.get(fileIdentity(out)!);
+  if (!what) return false;
+  if (what === 'the input model' && isSamePath(out, model.sourcePath)) return true;
+  throw new OnnxOptError('USAGE', `the output path is ${what}${what === 'the input model' ? ' under another name (a symlink or hard link)' : ''}; choose another output path`, { file: path });
+}
+
+/** Whether `a` is the path `b` itself (its folder spelled any way), not a symlink or another link to it. */
+function isSamePath(a: string, b: string | undefined): boolean {
+  if (!b || basename(a) !== basename(b) || lstatSync(a).isSymbolicLink()) return false;
   try {
-    const proto = fromBinary(ModelProtoSchema, readFileSync(path));
-    const found = new Set<string>();
-    const visit = (g: GraphProto | undefined) => {
-      if (!g) return;
-      for (const t of g.initializer) {
-        const loc = t.externalData.find((e) => e.key === 'location')?.value;
-        if (loc && !loc.includes('/') && !loc.includes('\\') && loc !== '..' && loc !== '.') found.add(loc);
-      }
-      for (const n of g.node) for (const a of n.attribute) [a.g, ...a.graphs].forEach(visit);
-    };
-    visit(proto.graph);
-    return [...found];
+    return realpathSync(dirname(a)) === realpathSync(dirname(b));
   } catch {
-    return [];
+    return false;
   }
+}
+
+function checkCompanionTarget(name: string, target: string, path: string): void {
+  if (!name || name.includes('/') || name.includes('\\') || name === '.' || name === '..') throw new OnnxOptError('USAGE', `companion file name '${name}' must be a plain file name`, { file: path });
+  const st = statPath(target);
+  if (st && !st.isFile()) throw new OnnxOptError('USAGE', `${name} in the output folder is ${kindOf(st)}; it must be a regular file or absent`, { file: target });
+}
+
+/** Every existing folder on a data location's way down must be a real folder, not a symlink out. */
+function checkSubfolders(dir: string, location: string, path: string): void {
+  const parts = location.split('/').slice(0, -1);
+  let at = dir;
+  for (const part of parts) {
+    at = join(at, part);
+    const st = statPath(at, { lstat: true });
+    if (!st) return;
+    if (!st.isDirectory()) {
+      throw new OnnxOptError('USAGE', `data location '${location}': ${at} is ${kindOf(st)}, not a folder inside the output folder`, { file: path });
+    }
+  }
+}
+
+/** mkdir -p that returns the folders it created (outermost first), for removal if the write fails. */
+function makeDirs(dir: string, path: string): string[] {
+  const missing: string[] = [];
+  for (let d = dir; !lexists(d); d = dirname(d)) {
+    missing.unshift(d);
+    if (dirname(d) === d) break;
+  }
+  for (const d of missing) {
+    try {
+      mkdirSync(d);
+    } catch (e) {
+      removeCreatedDirs(missing.slice(0, missing.indexOf(d)));
+      throw new OnnxOptError('IO', `cannot create the folder ${d}: ${(e as Error).message}`, { file: path, cause: e });
+    }
+    trackTemp(d, 'empty-dir');
+  }
+  return missing;
+}
+
+function removeCreatedDirs(dirs: string[]): void {
+  for (const d of [...dirs].reverse()) {
+    try {
+      rmdirSync(d);
+    } catch {
+      // not empty (something else is there now): not ours to remove
+    }
+  }
+}
+
+function lexists(p: string): boolean {
+  return statPath(p, { lstat: true }) !== undefined;
+}
+
+/** Gaps a writer may leave between tensors for alignment (onnx aligns to 64 KiB at most). */
+const MAX_ALIGNMENT_GAP = 1 << 16;
+
+/**
+ * The data files that belong to the model now at `out`, which this write replaces, and may be
+ * removed after it: plain names in the folder, regular files (not links), not .onnx files, not
+ * read by the input, not referenced by any other .onnx in the folder, and filled by the old
+ * model's own tensors (the file ends where its last tensor ends and no gap exceeds alignment
+ * padding; a notes.txt some tensor points into is not the model's). When any of this cannot be
+ * established, for instance another .onnx there does not parse, nothing is removed.
+ */
+function replacedDataFiles(out: string, dir: string, inputs: Map<string, string>): string[] {
+  const st = statPath(out, { lstat: true });
+  if (!st?.isFile() || st.size > MAX_PROTO_BYTES) return [];
+  const old = readModelProto(out);
+  if (!old) return [];
+  const ranges = new Map<string, [number, number][]>();
+  for (const t of externalTensors(old)) {
+    const kv = new Map(t.externalData.map((e) => [e.key, e.value]));
+    const loc = plainLocation(kv.get('location'));
+    if (!loc) continue;
+    const offset = Number(kv.get('offset') ?? 0);
+    const length = kv.has('length') ? Number(kv.get('length')) : expectedBytes(t);
+    if (!Number.isSafeInteger(offset) || length === undefined || !Number.isSafeInteger(length)) {
+      ranges.set(loc, [[-1, -1]]); // unknown extent: never counted as owned
+      continue;
+    }
+    const list = ranges.get(loc) ?? [];
+    list.push([offset, offset + length]);
+    ranges.set(loc, list);
+  }
+  if (ranges.size === 0) return [];
+  const elsewhere = locationsOfOtherModels(dir, basename(out));
+  if (!elsewhere) return [];
+  const owned: string[] = [];
+  for (const [loc, list] of ranges) {
+    if (loc.endsWith('.onnx') || elsewhere.has(loc)) continue;
+    const p = join(dir, loc);
+    const fst = lstatSync(p, { throwIfNoEntry: false });
+    if (!fst?.isFile() || inputs.has(fileIdentity(p)!)) continue;
+    if (fillsFile(list, fst.size)) owned.push(loc);
+  }
+  return owned;
+}
+
+function fillsFile(ranges: [number, number][], size: number): boolean {
+  const sorted = [...ranges].sort((a, b) => a[0] - b[0]);
+  if (sorted.some(([s]) => s < 0)) return false;
+  let end = 0;
+  for (const [s, e] of sorted) {
+    if (s - end >= MAX_ALIGNMENT_GAP) return false;
+    end = Math.max(end, e);
+  }
+  return end === size;
+}
+
+/** The plain data-file names every other .onnx in `dir` references; undefined if one cannot be read. */
+function locationsOfOtherModels(dir: string, self: string): Set<string> | undefined {
+  const found = new Set<string>();
+  for (const f of readdirSync(dir)) {
+    if (!f.endsWith('.onnx') || f === self) continue;
+    const st = statSync(join(dir, f), { throwIfNoEntry: false });
+    if (!st?.isFile()) continue;
+    if (st.size > MAX_PROTO_BYTES) return undefined;
+    const m = readModelProto(join(dir, f));
+    if (!m) return undefined;
+    for (const t of externalTensors(m)) {
+      const loc = plainLocation(t.externalData.find((e) => e.key === 'location')?.value);
+      if (loc) found.add(loc);
+    }
+  }
+  return found;
+}
+
+function readModelProto(path: string): ModelProto | undefined {
+  try {
+    return fromBinary(ModelProtoSchema, readFileSync(path));
+  } catch {
+    return undefined;
+  }
+}
+
+/** A location normalized to a plain name in the model's folder, or undefined (sub-folders and escapes are never cleaned up). */
+function plainLocation(loc: string | undefined): string | undefined {
+  if (!loc || loc.includes('\\') || loc.includes('\0')) return undefined;
+  const n = posix.normalize(loc);
+  return n.includes('/') || n === '.' || n === '..' ? undefined : n;
+}
+
+function* externalTensors(m: ModelProto): Generator<TensorProto> {
+  const visit = function* (g: GraphProto | undefined): Generator<TensorProto> {
+    if (!g) return;
+    for (const t of g.initializer) if (t.externalData.length) yield t;
+    for (const n of g.node) {
+      for (const a of n.attribute) {
+        for (const t of [a.t, ...a.tensors]) if (t?.externalData.length) yield t;
+        for (const sub of [a.g, ...a.graphs]) yield* visit(sub);
+      }
+    }
+  };
+  yield* visit(m.graph);
+}
+
+function expectedBytes(t: TensorProto): number | undefined {
+  if (!isKnownDataType(t.dataType) || t.dataType === DataType.STRING) return undefined;
+  const count = t.dims.reduce((a, d) => a * Number(d), 1);
+  return Number.isSafeInteger(count) && count >= 0 ? byteSizeOf(t.dataType, count) : undefined;
 }
 
 /** Serializes a model with every tensor inline (for ORT sessions from memory and small models). */
@@ -238,7 +484,7 @@ function writeWhole(path: string, bytes: Uint8Array, fsync: boolean): void {
   }
 }
 
-function writeDataFile(path: string, placements: Placement[], fsync: boolean, onBytes: (n: number) => void): number {
+function* writeDataFile(path: string, placements: Placement[], fsync: boolean, onBytes: (n: number) => void): Generator<Step, number> {
   const fd = openSync(path, 'w');
   let end = 0;
   const scratch = new Uint8Array(COPY_CHUNK);
@@ -250,6 +496,7 @@ function writeDataFile(path: string, placements: Placement[], fsync: boolean, on
         while (done < chunk.byteLength) done += writeSync(fd, chunk, done, chunk.byteLength - done, pos + done);
         pos += chunk.byteLength;
         onBytes(chunk.byteLength);
+        yield 'chunk';
       }
       end = Math.max(end, pos);
     }

@@ -34,6 +34,11 @@ export class ExternalDataResolver {
     }
   }
 
+  /** Real paths of every data file resolved so far. */
+  dataFiles(): string[] {
+    return [...this.sizes.keys()];
+  }
+
   /** Parses a TensorProto's external_data entries and validates the path and range. */
   resolve(t: TensorProto, expectedLength: number | undefined): ExternalDataRef {
     const kv = new Map(t.externalData.map((e) => [e.key, e.value]));

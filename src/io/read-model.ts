@@ -1,5 +1,5 @@
 import { fromBinary } from '@bufbuild/protobuf';
-import { readFileSync, statSync } from 'node:fs';
+import { readFileSync, realpathSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { ModelProtoSchema, type ModelProto } from 'onnx-buf';
 import { OnnxOptError } from '../errors.js';
@@ -7,6 +7,7 @@ import type { Model } from '../ir/model.js';
 import { verifyModel } from '../ir/verifier.js';
 import { decodeModel } from './decode.js';
 import { ExternalDataResolver } from './external-data.js';
+import { kindOf } from './file-checks.js';
 
 /** protobuf cannot address more than 2 GiB in one message; bigger models must use external data. */
 export const MAX_PROTO_BYTES = 2 ** 31 - 1;
@@ -25,6 +26,8 @@ export function loadModel(path: string, options: LoadOptions = {}): Model {
   const st = statSync(file, { throwIfNoEntry: false });
   if (!st) throw new OnnxOptError('FILE_NOT_FOUND', 'no such file', { file: path });
   if (st.isDirectory()) throw new OnnxOptError('USAGE', 'is a directory, not an .onnx file', { file: path });
+  // A device (/dev/zero) or pipe has no size to check and may never end.
+  if (!st.isFile()) throw new OnnxOptError('USAGE', `is ${kindOf(st)}, not an .onnx file`, { file: path });
   if (st.size > MAX_PROTO_BYTES) {
     throw new OnnxOptError(
       'MODEL_TOO_LARGE',
@@ -41,6 +44,25 @@ export function loadModel(path: string, options: LoadOptions = {}): Model {
   return loadModelFromBytes(bytes, path, options);
 }
 
+const sourceFiles = new WeakMap<Model, string[]>();
+
+/**
+ * The real paths of the files a loaded model was read from: its .onnx and every external data
+ * file it referenced at load time (passes may drop tensors, but the input still needs them all).
+ * The writer never overwrites or deletes these.
+ */
+export function inputFilesOf(model: Model): string[] {
+  return sourceFiles.get(model) ?? [];
+}
+
+function realPathOf(path: string): string | undefined {
+  try {
+    return realpathSync(path);
+  } catch {
+    return undefined;
+  }
+}
+
 /** Decodes model bytes; `path` names the file in errors and anchors external data. */
 export function loadModelFromBytes(bytes: Uint8Array, path: string, options: LoadOptions = {}): Model {
   const proto = parseModelProto(bytes, path);
@@ -53,6 +75,7 @@ export function loadModelFromBytes(bytes: Uint8Array, path: string, options: Loa
     throw new OnnxOptError('INVALID_MODEL', `cannot decode: ${(e as Error).message}`, { file: path, cause: e });
   }
   model.sourcePath = resolve(path);
+  sourceFiles.set(model, [...(realPathOf(path) ? [realPathOf(path)!] : []), ...external.dataFiles()]);
   if (options.verify ?? true) {
     const problems = verifyModel(model, { structuralOnly: true });
     if (problems.length) {
