@@ -33,7 +33,15 @@ export interface NormInfo {
 
 /** A weight as stored: a float initializer in ONNX [in, out] layout, or a MatMulNBits pack. */
 export type WeightRef =
-  | { kind: 'matmul'; node: Node; weight: Value; /** weight sits behind a Transpose (stored [out, in]) */ transposed: Node | undefined }
+  | {
+      kind: 'matmul';
+      node: Node;
+      weight: Value;
+      /** weight sits behind a Transpose (stored [out, in]) */
+      transposed: Node | undefined;
+      /** Output columns [start, end) this projection owns of a packed MatMul (phi3's gate_up_proj, sliced in halves). */
+      columns?: [number, number];
+    }
   | {
       kind: 'matmulnbits';
       node: Node;

@@ -9,7 +9,7 @@ import { Tensor } from '../../ir/tensor.js';
 import type { Value } from '../../ir/value.js';
 import { removeDeadNodes } from '../attn-prune/remove-attention.js';
 import { FUSED_LAYERS_KEY, type FfnInfo, type LayerMap, type NormInfo, type WeightRef } from '../analysis/layer-map.js';
-import { concat2d, readFloats, transpose2d, vecMat, vectorTensor } from './weights.js';
+import { columnSlice2d, concat2d, readFloats, transpose2d, vecMat, vectorTensor } from './weights.js';
 
 export type FuseMode = 'exact' | 'paper';
 
@@ -60,10 +60,16 @@ export function fuseGroup(model: Model, map: LayerMap, group: readonly [number, 
   const asInOut = (w: WeightRef): Tensor => {
     const t = (w.weight.constant ?? w.weight.initializer)!;
     if (w.kind !== 'matmul') throw bad('unsupported weight kind');
-    return w.transposed ? transpose2d(`${t.name}.t`, t) : t;
+    const full = w.transposed ? transpose2d(`${t.name}.t`, t) : t;
+    return w.columns ? columnSlice2d(`${t.name}.cols${w.columns[0]}-${w.columns[1]}`, full, w.columns[0], w.columns[1]) : full;
   };
-  const up = concat2d(`${prefix}.up.weight`, ffns.map((f, t) => ({ tensor: asInOut(f.up), rowScale: gammas[t] })), 1);
-  const gate = first.gate ? concat2d(`${prefix}.gate.weight`, ffns.map((f, t) => ({ tensor: asInOut(f.gate!), rowScale: gammas[t] })), 1) : undefined;
+  // A packed gate_up projection (sliced in halves by the graph) stays packed: all gates, then all ups.
+  const packed = first.gate?.kind === 'matmul' && first.gate.columns !== undefined && first.gate.node === first.up.node;
+  if (ffns.some((f) => (f.gate?.kind === 'matmul' && f.gate.columns !== undefined && f.gate.node === f.up.node) !== packed)) throw bad('the FFNs do not all pack gate and up the same way');
+  const upParts = ffns.map((f, t) => ({ tensor: asInOut(f.up), rowScale: gammas[t] }));
+  const gateParts = first.gate ? ffns.map((f, t) => ({ tensor: asInOut(f.gate!), rowScale: gammas[t] })) : [];
+  const up = concat2d(`${prefix}.${packed ? 'gate_up' : 'up'}.weight`, packed ? [...gateParts, ...upParts] : upParts, 1);
+  const gate = first.gate && !packed ? concat2d(`${prefix}.gate.weight`, gateParts, 1) : undefined;
   const down = concat2d(`${prefix}.down.weight`, ffns.map((f) => asInOut(f.down)), 0);
 
   // First-layer biases are concatenated (with β folded in); second-layer biases are summed.

@@ -159,6 +159,19 @@ export function transpose2d(name: string, w: Tensor): Tensor {
   });
 }
 
+/** Columns [c0, c1) of a 2-D [in, out] weight (one half of a packed gate_up projection). */
+export function columnSlice2d(name: string, w: Tensor, c0: number, c1: number): Tensor {
+  const [rows, cols] = w.dims as [number, number];
+  return Tensor.lazy(name, w.dtype, [rows, c1 - c0], () => {
+    const eb = elementBytes(w.dtype);
+    const src = w.bytes();
+    const width = (c1 - c0) * eb;
+    const out = new Uint8Array(rows * width);
+    for (let r = 0; r < rows; r++) out.set(src.subarray((r * cols + c0) * eb, (r * cols + c1) * eb), r * width);
+    return out;
+  });
+}
+
 /** A 1-D tensor from numbers in `dtype`. */
 export function vectorTensor(name: string, dtype: DataType, values: ArrayLike<number>): Tensor {
   const n = values.length;

@@ -1,4 +1,5 @@
-import { defineRule, type Match } from '../../pattern/index.js';
+import { defineRule, fail, ok, type Match } from '../../pattern/index.js';
+import { backwardNodes } from '../slices.js';
 import type { FfnFound } from '../spelling.js';
 import { matmulWeight, producerIn } from '../spelling.js';
 
@@ -45,5 +46,49 @@ export function describeSwiglu(m: Match): FfnFound | string {
     downBias: undefined,
     activation: 'silu',
     nodes: [...m.nodes],
+  };
+}
+
+/**
+ * SwiGLU with one packed gate_up projection, as phi3 writes it: `gate, up = gate_up(z).chunk(2)`,
+ * which torch.onnx spells as two `Slice`s of one MatMul (bounds computed from its Shape), then
+ * `down(up * silu(gate))`.
+ */
+export const packedSwigluRule = defineRule({
+  name: 'swiglu-packed',
+  description: 'gate, up = Slice halves of MatMul(z, W_gate_up); down(silu(gate) * up)',
+  vars: ['z'],
+  pattern: (op, z) => {
+    const packed = op.MatMul(z, op.any(), { as: 'gateUpOut', allowExternalUses: true });
+    const g = op.Slice(packed, op.var('gateStart'), op.var('gateEnd'), op.any(), { as: 'gateOut', allowOtherInputs: true });
+    const u = op.Slice(packed, op.var('upStart'), op.var('upEnd'), op.any(), { as: 'upOut', allowOtherInputs: true });
+    return op.MatMul(op.Mul(u, op.Mul(g, op.Sigmoid(g))), op.any(), { as: 'downOut' });
+  },
+  // chunk(2): the gate is the first half, the up projection starts where the gate ends.
+  check: (ctx, { gateStart, gateEnd, upStart }) => (ctx.scalar(gateStart!) === 0 && gateEnd === upStart ? ok() : fail('the slices are not the two halves of one projection', gateStart!)),
+});
+
+export function describePackedSwiglu(m: Match): FfnFound | string {
+  const b = m.bindings;
+  const packed = matmulWeight(producerIn(m, b.gateUpOut));
+  const down = matmulWeight(producerIn(m, b.downOut));
+  if (!packed || packed.kind !== 'matmul' || !down) return 'the gate_up or down projection weight is not a constant initializer';
+  const d = packed.weight.constant!.dims;
+  const width = packed.transposed ? d[0]! : d[1]!;
+  if (d.length !== 2 || width % 2 !== 0) return 'the packed gate_up weight cannot be split in halves';
+  const half = width / 2;
+  // The slice bounds are computed from the packed output's Shape: they belong to this FFN too.
+  const bounds = backwardNodes([b.gateStart!, b.gateEnd!, b.upStart!, b.upEnd!], { stopAt: new Set([b.gateUpOut!]) });
+  return {
+    input: b.z!,
+    output: m.outputs[0]!,
+    kind: 'swiglu',
+    gate: { ...packed, columns: [0, half] },
+    up: { ...packed, columns: [half, width] },
+    down,
+    upBias: undefined,
+    downBias: undefined,
+    activation: 'silu',
+    nodes: [...new Set([...m.nodes, ...bounds])],
   };
 }

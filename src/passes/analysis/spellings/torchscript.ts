@@ -2,7 +2,7 @@ import type { Value } from '../../../ir/value.js';
 import { constantSource } from '../../pattern/constants.js';
 import { defineRule, fail, ok, type CheckContext, type Match } from '../../pattern/index.js';
 import type { NormFound, Spelling } from '../spelling.js';
-import { describeSwiglu, swigluRule } from './common.js';
+import { describePackedSwiglu, describeSwiglu, packedSwigluRule, swigluRule } from './common.js';
 
 /**
  * torch.onnx TorchScript export of HF-style Llama (the models in ../shared/models): RMSNorm as
@@ -84,7 +84,10 @@ export const torchscript: Spelling = {
     { rule: rmsNormTorchScript, describe: (m) => describeRms(m, scalarReader) },
     { rule: rmsNormUnscaledTorchScript, describe: (m) => describeRms(m, scalarReader) },
   ],
-  ffns: [{ rule: swigluRule, describe: describeSwiglu }],
+  ffns: [
+    { rule: swigluRule, describe: describeSwiglu },
+    { rule: packedSwigluRule, describe: describePackedSwiglu },
+  ],
   attentionOps: [],
 };
 
