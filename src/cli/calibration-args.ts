@@ -2,6 +2,7 @@ import type { Argv } from 'yargs';
 import type { Model } from '../ir/model.js';
 import { loadCalibration, specFromPath, type CalibrationData, type CalibrationSpec } from '../runtime/calibration/index.js';
 import { OnnxOptError } from '../errors.js';
+import { statInputFile } from '../io/file-checks.js';
 import type { Thresholds } from '../verify/compare.js';
 
 export interface CalibrationArgs {
@@ -27,6 +28,21 @@ export function calibrationSpec(args: CalibrationArgs): CalibrationSpec {
   return specFromPath(args.calib, args.tokenizer);
 }
 
+/**
+ * Checks the calibration options before any work: counts are positive integers, and the data and
+ * tokenizer files exist and are regular files (a folder for test data), never a device.
+ */
+export function checkCalibrationArgs(args: CalibrationArgs): void {
+  const whole = (name: string, v: number | undefined, min: number) => {
+    if (v !== undefined && !(Number.isSafeInteger(v) && v >= min)) throw new OnnxOptError('USAGE', `--${name} expects ${min > 0 ? 'a positive' : 'a non-negative'} integer, got '${v}'`);
+  };
+  whole('calib-sequences', args.calibSequences, 1);
+  whole('calib-length', args.calibLength, 1);
+  whole('seed', args.seed, 0);
+  if (args.calib && args.calib !== 'sampled') statInputFile(args.calib, { allowDirectory: true });
+  if (args.tokenizer) statInputFile(args.tokenizer);
+}
+
 export async function loadCalibrationFromArgs(model: Model, args: CalibrationArgs): Promise<CalibrationData> {
   return loadCalibration(model, calibrationSpec(args), { numSequences: args.calibSequences ?? 8, sequenceLength: args.calibLength ?? 64, seed: args.seed ?? 0 });
 }
@@ -38,7 +54,9 @@ export function parseThresholds(text: string | undefined): Thresholds {
   for (const part of text.split(',')) {
     const [k, v] = part.split('=');
     const n = Number(v);
-    if (v === undefined || !Number.isFinite(n)) throw new OnnxOptError('USAGE', `--verify: '${part}' is not key=number (keys: max-kl, min-top1, max-abs)`);
+    if (v === undefined || v.trim() === '' || !Number.isFinite(n)) throw new OnnxOptError('USAGE', `--verify: '${part}' is not key=number (keys: max-kl, min-top1, max-abs)`);
+    const range = k === 'min-top1' ? [0, 1] : [0, Infinity];
+    if (n < range[0]! || n > range[1]!) throw new OnnxOptError('USAGE', `--verify: ${k} must be ${k === 'min-top1' ? 'between 0 and 1' : 'at least 0'}, got ${v}`);
     if (k === 'max-kl') t.maxKl = n;
     else if (k === 'min-top1') t.minTop1 = n;
     else if (k === 'max-abs') t.maxAbs = n;

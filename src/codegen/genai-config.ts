@@ -1,6 +1,7 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { OnnxOptError } from '../errors.js';
+import { readInputFile } from '../io/file-checks.js';
 import type { Model } from '../ir/model.js';
 import type { Value } from '../ir/value.js';
 
@@ -33,14 +34,8 @@ type Decoder = {
 export function syncGenaiConfig(model: Model, inputModelPath: string, outputModelPath: string): GenaiConfigSync | undefined {
   const src = join(dirname(inputModelPath), 'genai_config.json');
   if (!existsSync(src)) return undefined;
-  let config: Record<string, unknown>;
-  try {
-    config = JSON.parse(readFileSync(src, 'utf8')) as Record<string, unknown>;
-  } catch (e) {
-    throw new OnnxOptError('USAGE', `not valid JSON: ${(e as Error).message.split('\n')[0]}`, { file: src });
-  }
-  const decoder = (config.model as { decoder?: Decoder } | undefined)?.decoder;
-  if (!decoder) throw new OnnxOptError('USAGE', 'no model.decoder section', { file: src });
+  const config = readGenaiConfig(src);
+  const decoder = (config.model as { decoder: Decoder }).decoder;
   const templates: [string | undefined, Value[]][] = [
     [decoder.inputs?.past_key_names, model.graph.inputs],
     [decoder.inputs?.past_value_names, model.graph.inputs],
@@ -80,4 +75,47 @@ export function syncGenaiConfig(model: Model, inputModelPath: string, outputMode
   decoder.num_hidden_layers = present.length;
   decoder.filename = basename(outputModelPath);
   return { path: join(dirname(outputModelPath), 'genai_config.json'), renamed, layersBefore, layersAfter: present.length, config };
+}
+
+/** genai configs are small; a bigger file is not one. */
+const MAX_CONFIG_BYTES = 16 << 20;
+
+/**
+ * Reads and validates a genai_config.json: the fields onnx-opt reads or rewrites must have the
+ * types the format gives them, so a bad file is refused (naming the field) before any work.
+ */
+export function readGenaiConfig(path: string): Record<string, unknown> {
+  let config: unknown;
+  try {
+    config = JSON.parse(readInputFile(path, MAX_CONFIG_BYTES).toString('utf8'));
+  } catch (e) {
+    if (e instanceof OnnxOptError) throw e;
+    throw new OnnxOptError('USAGE', `not valid JSON: ${(e as Error).message.split('\n')[0]}`, { file: path });
+  }
+  const bad = (where: string, msg: string) => new OnnxOptError('USAGE', `${where} ${msg}`, { file: path });
+  const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+  if (!isObject(config)) throw bad('the file', 'must hold a JSON object');
+  if (!isObject(config.model) || !isObject(config.model.decoder)) throw bad('model.decoder', 'is missing or not an object');
+  const d = config.model.decoder;
+  if (d.filename !== undefined && (typeof d.filename !== 'string' || !d.filename)) throw bad('model.decoder.filename', 'must be a non-empty string');
+  if (d.num_hidden_layers !== undefined && !(Number.isInteger(d.num_hidden_layers) && (d.num_hidden_layers as number) >= 0)) throw bad('model.decoder.num_hidden_layers', 'must be a non-negative integer');
+  for (const [section, keys] of [
+    ['inputs', ['past_key_names', 'past_value_names']],
+    ['outputs', ['present_key_names', 'present_value_names']],
+  ] as const) {
+    const o = d[section];
+    if (o === undefined) continue;
+    if (!isObject(o)) throw bad(`model.decoder.${section}`, 'must be an object');
+    for (const k of keys) {
+      const t = o[k];
+      if (t === undefined) continue;
+      if (typeof t !== 'string' || t.split('%d').length !== 2) throw bad(`model.decoder.${section}.${k}`, "must be a name template with one '%d', like 'past_key_values.%d.key'");
+    }
+  }
+  const sw = d.sliding_window;
+  if (sw !== undefined) {
+    if (!isObject(sw)) throw bad('model.decoder.sliding_window', 'must be an object');
+    if (sw.layers !== undefined && !(Array.isArray(sw.layers) && sw.layers.every((l) => Number.isInteger(l) && l >= 0))) throw bad('model.decoder.sliding_window.layers', 'must be a list of layer indices');
+  }
+  return config;
 }

@@ -92,6 +92,20 @@ function resolve(elements: PipelineElement[], text: string, registry: PassRegist
 }
 
 /**
+ * Refuses a `printIrAfter` that would print nothing: not `all`, not `changed`, and not the name of
+ * a pass in the pipeline (an unknown or misspelled name used to be silently ignored).
+ */
+export function checkPrintIrAfter(steps: PipelineStep[], name: string): void {
+  if (name === 'all' || name === 'changed') return;
+  const names = new Set<string>();
+  const collect = (list: PipelineStep[]) => list.forEach((s) => (s.kind === 'pass' ? names.add(s.pass.name) : collect(s.steps)));
+  collect(steps);
+  if (!names.has(name)) {
+    throw new OnnxOptError('USAGE', `--print-ir-after: '${name}' is not a pass of this pipeline (passes: ${[...names].join(', ') || 'none'}; or all, changed)`);
+  }
+}
+
+/**
  * Runs a pipeline with MLIR-style instrumentation: per-pass timing and statistics, verification
  * after each pass, IR printing, and a one-line reproducer when a pass throws.
  */
@@ -101,6 +115,7 @@ export async function runSteps(model: Model, steps: PipelineStep[], options: Run
   const report = options.report ?? {};
   const ctx: PassContext = { log: options.log ?? (() => {}), report, services: options.services ?? {} };
   const pipelineText = steps.map((s) => s.text).join(',');
+  if (options.printIrAfter !== undefined) checkPrintIrAfter(steps, options.printIrAfter);
 
   const runOne = async (step: Extract<PipelineStep, { kind: 'pass' }>): Promise<boolean> => {
     const t0 = performance.now();

@@ -1,18 +1,20 @@
-import { existsSync, renameSync, writeFileSync } from 'node:fs';
-import { basename, join, resolve } from 'node:path';
-import { syncGenaiConfig } from '../../codegen/genai-config.js';
+import { existsSync } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
+import { readGenaiConfig, syncGenaiConfig } from '../../codegen/genai-config.js';
 import { assertTarget, formatTargetProblems } from '../../codegen/targets/check.js';
 import { assertOpset } from '../../codegen/targets/opset.js';
 import type { Target } from '../../codegen/targets/check.js';
-import { copyCompanionFiles, resolveModelPath } from '../../codegen/model-folder.js';
+import { companionFiles, resolveModelPath } from '../../codegen/model-folder.js';
 import { OnnxOptError } from '../../errors.js';
+import { checkOutputPath, readInputFile, statInputFile } from '../../io/file-checks.js';
 import { loadModel } from '../../io/read-model.js';
-import { saveModel, type SaveOptions } from '../../codegen/write-model.js';
-import { buildPipeline, runSteps } from '../../passes/pass-manager.js';
+import { saveModelAsync, type CompanionFile, type SaveOptions } from '../../codegen/write-model.js';
+import { verifyModel } from '../../ir/verifier.js';
+import { buildPipeline, checkPrintIrAfter, runSteps } from '../../passes/pass-manager.js';
 import { defaultRegistry } from '../../passes/registry.js';
 import { formatBytes } from '../../ir/summary.js';
 import { compareModels, formatComparison, type ComparisonResult } from '../../verify/compare.js';
-import { loadCalibrationFromArgs, parseThresholds, type CalibrationArgs } from '../calibration-args.js';
+import { checkCalibrationArgs, loadCalibrationFromArgs, parseThresholds, type CalibrationArgs } from '../calibration-args.js';
 import { EXIT_CHECK_FAILED } from '../exit.js';
 import { terminalProgress } from '../progress-bars.js';
 import type { Model } from '../../ir/model.js';
@@ -20,11 +22,14 @@ import type { CalibrationData } from '../../runtime/calibration/index.js';
 import { buildReport, modelFacts } from '../../report/build.js';
 import type { OptimizationReport } from '../../report/schema.js';
 import { writeReport } from '../../report/write.js';
-import { readFileSync } from 'node:fs';
+
+/** Score files are JSON written by onnx-opt; nothing legitimate comes near this. */
+const MAX_SCORES_BYTES = 256 << 20;
 
 function readJson(path: string): unknown {
+  const bytes = readInputFile(path, MAX_SCORES_BYTES);
   try {
-    return JSON.parse(readFileSync(path, 'utf8'));
+    return JSON.parse(bytes.toString('utf8'));
   } catch (e) {
     throw new OnnxOptError('USAGE', `cannot read JSON: ${(e as Error).message.split('\n')[0]}`, { file: path });
   }
@@ -66,16 +71,31 @@ export async function optimizeCommand(args: OptimizeArgs): Promise<number> {
 
 /** The optimize command's work, returning the report (the demo prints its own summary of it). */
 export async function optimize(args: OptimizeArgs): Promise<OptimizeOutcome> {
-  // Parse the pipeline before touching any file, so a typo costs nothing.
+  // Every option and input is checked before any file is read or written, so a typo costs
+  // nothing and a run that fails never leaves part of its output behind.
   const steps = buildPipeline(args.passes, defaultRegistry);
+  if (args.printIrAfter !== undefined) checkPrintIrAfter(steps, args.printIrAfter);
+  const thresholds = args.verify !== undefined ? parseThresholds(args.verify) : undefined;
+  if (args.shardSize !== undefined && !(Number.isSafeInteger(args.shardSize) && args.shardSize > 0)) {
+    throw new OnnxOptError('USAGE', `--shard-size expects a positive whole number of bytes, got '${args.shardSize}'`);
+  }
+  checkCalibrationArgs(args);
+  if (args.report && !/\.(html?|json)$/i.test(args.report)) throw new OnnxOptError('USAGE', 'the report path must end in .html or .json', { file: args.report });
+  if (args.report) checkOutputPath(args.report);
   if (!existsSync(args.input)) throw new OnnxOptError('FILE_NOT_FOUND', 'no such file', { file: args.input });
+  statInputFile(args.input, { allowDirectory: true });
   // A model folder (HF/optimum/genai layout) in gives a model folder out.
   const { modelPath: input, folder } = resolveModelPath(args.input);
   const output = folder ? join(args.output, basename(input)) : args.output;
+  if (folder) checkOutputPath(args.output, { folder: true });
+  checkOutputPath(output);
+  if (args.report && resolve(args.report) === resolve(output)) throw new OnnxOptError('USAGE', 'the report path is the output model path', { file: args.report });
+  const genaiSource = join(dirname(input), 'genai_config.json');
+  if (existsSync(genaiSource)) readGenaiConfig(genaiSource);
+  const scores = args.scores ? readJson(args.scores) : undefined;
   const log = (m: string) => {
     if (!args.quiet && !args.json) process.stderr.write(m + '\n');
   };
-  if (args.report && !/\.(html?|json)$/i.test(args.report)) throw new OnnxOptError('USAGE', 'the report path must end in .html or .json', { file: args.report });
   const model = loadModel(input);
   const before = modelFacts(model);
   const progress = terminalProgress({ quiet: args.quiet, json: args.json });
@@ -84,7 +104,7 @@ export async function optimize(args: OptimizeArgs): Promise<OptimizeOutcome> {
     // Loaded only if a pass asks: passes that need no calibration never read the file.
     loadCalibration: (m: Model) => loadCalibrationFromArgs(m, args),
   };
-  if (args.scores) services.scores = readJson(args.scores);
+  if (scores !== undefined) services.scores = scores;
   const run = await runSteps(model, steps, {
     services,
     verifyEach: args.verifyEach,
@@ -92,6 +112,11 @@ export async function optimize(args: OptimizeArgs): Promise<OptimizeOutcome> {
     log,
     reproducer: (pipeline) => `onnx-opt ${JSON.stringify(resolve(args.input))} -o /tmp/repro.onnx --passes='${pipeline}' --debug`,
   });
+  // A pass (a plugin's, say) that left the IR broken must not get its result written.
+  const problems = verifyModel(model, { structuralOnly: true });
+  if (problems.length) {
+    throw new OnnxOptError('PASS', `the pipeline produced an invalid model, so nothing was written: ${problems[0]!.message}${problems.length > 1 ? ` (and ${problems.length - 1} more)` : ''}; --verify-each names the pass`);
+  }
   // genai's config names the KV cache by %d templates: keep it true to the graph (renumbering
   // the cache densely when layers lost theirs) and write it beside the output.
   const genai = syncGenaiConfig(model, input, output);
@@ -101,23 +126,19 @@ export async function optimize(args: OptimizeArgs): Promise<OptimizeOutcome> {
   assertOpset(model);
   const checked = assertTarget(model, target, { file: output });
   if (checked.problems.length && !args.quiet && !args.json) process.stderr.write(formatTargetProblems(checked, target) + '\n');
+  // The config and the folder's tokenizer/config files are written in the same atomic set as the model.
+  const companions: CompanionFile[] = folder ? companionFiles(model, folder, args.output) : [];
+  if (genai) companions.push({ name: 'genai_config.json', bytes: new TextEncoder().encode(JSON.stringify(genai.config, null, 4) + '\n') });
   const writing = progress.start('writing', 1, 'bytes');
   let saved;
   try {
-    saved = saveModel(model, output, { externalData: args.externalData, fsync: args.fsync, shardSize: args.shardSize, onProgress: (d, t) => writing.update(d, t) });
+    saved = await saveModelAsync(model, output, { externalData: args.externalData, fsync: args.fsync, shardSize: args.shardSize, companions, onProgress: (d, t) => writing.update(d, t) });
   } finally {
     writing.stop();
   }
-  if (genai) {
-    const temp = `${genai.path}.${process.pid}.tmp`;
-    writeFileSync(temp, JSON.stringify(genai.config, null, 4) + '\n');
-    renameSync(temp, genai.path);
-    log(`genai_config.json: num_hidden_layers ${genai.layersBefore} → ${genai.layersAfter}${genai.renamed.length ? `, KV cache renumbered densely (${genai.renamed.length} names)` : ''}`);
-  }
-  if (folder) {
-    const copied = copyCompanionFiles(model, folder, args.output);
-    if (copied.length) log(`copied ${copied.join(', ')}`);
-  }
+  if (genai) log(`genai_config.json: num_hidden_layers ${genai.layersBefore} → ${genai.layersAfter}${genai.renamed.length ? `, KV cache renumbered densely (${genai.renamed.length} names)` : ''}`);
+  const copied = companions.filter((c) => c.name !== 'genai_config.json').map((c) => c.name);
+  if (copied.length) log(`copied ${copied.join(', ')}`);
   if (args.stats && !args.json) {
     process.stderr.write('pass statistics:\n');
     for (const t of run.timings) {
@@ -128,10 +149,9 @@ export async function optimize(args: OptimizeArgs): Promise<OptimizeOutcome> {
   let verification: ComparisonResult | undefined;
   if (args.verify !== undefined) {
     // Compare the files as written: the reference is re-read, since passes edited `model` in place.
-    const thresholds = parseThresholds(args.verify);
     const original = loadModel(input);
     const data = await loadCalibrationFromArgs(original, args);
-    verification = await compareModels(original, loadModel(output), data, { thresholds, labels: ['original', 'optimized'] });
+    verification = await compareModels(original, loadModel(output), data, { thresholds: thresholds ?? {}, labels: ['original', 'optimized'] });
     run.report.verify = verification;
     if (!args.json && !args.quiet) process.stderr.write(formatComparison(verification) + "\n");
   }
