@@ -81,7 +81,7 @@ export function analyzeDecoder(model: Model, options: AnalyzeOptions = {}): Laye
 
   const attentionOps = new Set(spellings.flatMap((s) => s.attentionOps));
   // A stream add whose operand is an FFN output is the previous layer's FFN join, not an attention.
-  const ffnOutputs = new Set(ffns.map((f) => f.item.output));
+  const ffnOutputs = new Set(ffns.flatMap((f) => [f.item.output, ...(normReading(f.item.output, norms) ? [normReading(f.item.output, norms)!.output] : [])]));
   const layers: LayerInfo[] = [];
   const unrecognized: UnrecognizedLayer[] = [];
   const usedSpellings = new Set<string>();
@@ -102,7 +102,9 @@ export function analyzeDecoder(model: Model, options: AnalyzeOptions = {}): Laye
     usedSpellings.add(n2.spelling);
     const norm2 = n2.item;
     const xMid = streamOf(norm2);
-    const ffnJoin = findJoin(ffn.output, xMid, norms);
+    // Sandwich norms (Gemma 2): the FFN output is normalized before it joins the stream.
+    const postNorm = findJoin(ffn.output, xMid, norms) ? undefined : normReading(ffn.output, norms);
+    const ffnJoin = findJoin(postNorm ? postNorm.output : ffn.output, xMid, norms);
     // Attention: what was added to the stream just before the FFN's norm.
     let attention: AttentionInfo | undefined;
     let xIn = xMid;
@@ -145,6 +147,7 @@ export function analyzeDecoder(model: Model, options: AnalyzeOptions = {}): Laye
       upBias: ffn.upBias,
       downBias: ffn.downBias,
       activation: ffn.activation,
+      ...(postNorm ? { postNorm } : {}),
     };
     layers.push({ index, residualIn: xIn, residualMid: xMid, residualOut: ffnJoin.out, attention, ffn: ffnInfo, parallel, ...(span ? { span } : {}) });
   });
@@ -165,6 +168,12 @@ export function analyzeDecoder(model: Model, options: AnalyzeOptions = {}): Laye
     hiddenSize,
     ...(rejected.length ? { notes: rejected } : {}),
   } as LayerMap;
+}
+
+/** The recognized norm whose input is `v` and that is `v`'s only reader. */
+function normReading(v: Value, norms: Map<Value, Found<NormFound>>): NormFound | undefined {
+  const found = [...norms.values()].map((f) => f.item).find((n) => n.input === v);
+  return found && v.uses.every((u) => found.nodes.includes(u.node)) ? found : undefined;
 }
 
 function stripNorm(n: NormFound): NormInfo {

@@ -98,6 +98,11 @@ export interface FfnInfo {
   downBias: Value | undefined;
   /** The activation node(s), e.g. Sigmoid+Mul for SiLU, Gelu, FastGelu, Relu. */
   activation: string;
+  /**
+   * A norm applied to the FFN output before the residual add (Gemma 2's post_feedforward_layernorm):
+   * `x + N_post(FFN(N(x)))`. A sum of such FFNs is not one wide FFN, so ffn-fuse refuses them.
+   */
+  postNorm?: NormInfo;
 }
 
 export interface LayerInfo {

@@ -19,7 +19,7 @@ export function candidateRuns(map: LayerMap): number[][] {
   for (let i = 0; i <= last; i++) {
     const l = byIndex.get(i);
     // A fused FFN is not fused again (its span is skipped).
-    if (!l || l.parallel || !l.ffn || l.span) {
+    if (!l || l.parallel || !l.ffn || l.span || l.ffn.postNorm) {
       flush();
       if (l?.span) i = l.span[1];
       continue;
@@ -49,6 +49,7 @@ export function groupProblem(map: LayerMap, group: readonly number[]): string | 
     const l = byIndex.get(t);
     if (!l) return `layer ${t} was not recognized${map.unrecognized.find((u) => u.index === t) ? `: ${map.unrecognized.find((u) => u.index === t)!.reason}` : ''}`;
     if (l.parallel) return `layer ${t} is a parallel-residual block (attention and FFN read the same input): it has no FFN chain to fuse`;
+    if (l.ffn?.postNorm) return `layer ${t}'s FFN output is normalized before the residual add (a post-FFN norm): a sum of such FFNs is not one wide FFN, so it cannot be fused exactly`;
     if (t > j && l.attention) return `layer ${t} still has its attention; only layers j+1..k must be attention-free (run attn-prune first)`;
     if (t > j && !continues(byIndex.get(t - 1)!, l)) return `the residual stream between layers ${t - 1} and ${t} passes through more than the FFN add`;
   }

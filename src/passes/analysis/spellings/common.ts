@@ -92,3 +92,56 @@ export function describePackedSwiglu(m: Match): FfnFound | string {
     nodes: [...new Set([...m.nodes, ...bounds])],
   };
 }
+
+type Ops = Parameters<Parameters<typeof defineRule>[0]['pattern']>[0];
+// Pattern helpers shared by several rules: binding names are checked by the rules that use them.
+type Expr = never;
+
+/**
+ * GELU as exporters spell it: ONNX `Gelu`, the erf form `x·(1 + erf(x/√2))·0.5`, or the tanh
+ * approximation `0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³)))` with x³ as `Pow(x, 3)` (gelu_new) or
+ * `x·(x·x)` (torch's gelu(approximate="tanh"), Gemma's gelu_pytorch_tanh). The node that decides
+ * the form is bound as `act`.
+ */
+export function geluOf(op: Ops, h: Expr): Expr {
+  const inner = (cube: Expr) => op.Tanh(op.Mul(op.var('c1', { constant: true }), op.Add(h, op.Mul(op.var('c2', { constant: true }), cube))), { as: 'act' });
+  return op.oneOf(
+    op.Gelu(h, { as: 'act' }),
+    op.Mul(op.Mul(h, op.Add(op.Erf(op.Div(h, op.var('sqrt2', { constant: true })), { as: 'act' }), 1)), 0.5),
+    op.Mul(op.Mul(0.5, h), op.Add(1, inner(op.Pow(h, 3) as never))),
+    op.Mul(0.5, op.Mul(h, op.Add(1, inner(op.Mul(h, op.Mul(h, h)) as never)))),
+  ) as never;
+}
+
+/** GeGLU (Gemma): `down(gelu(gate(z)) * up(z))`. */
+export const gegluRule = defineRule({
+  name: 'geglu',
+  description: 'down(gelu(gate(z)) * up(z)), GELU in any exporter spelling',
+  vars: ['z'],
+  pattern: (op, z) => {
+    const g = op.MatMul(z, op.any(), { as: 'gateOut' });
+    const up = op.MatMul(z, op.any(), { as: 'upOut' });
+    return op.MatMul(op.Mul(geluOf(op, g as never), up), op.any(), { as: 'downOut' });
+  },
+});
+
+export function describeGeglu(m: Match): FfnFound | string {
+  const b = m.bindings;
+  const gate = matmulWeight(producerIn(m, b.gateOut));
+  const up = matmulWeight(producerIn(m, b.upOut));
+  const down = matmulWeight(producerIn(m, b.downOut));
+  if (!gate || !up || !down) return 'the gate, up or down projection weight is not a constant initializer';
+  const act = b.act?.producer?.opType;
+  return {
+    input: b.z!,
+    output: m.outputs[0]!,
+    kind: 'geglu',
+    gate,
+    up,
+    down,
+    upBias: undefined,
+    downBias: undefined,
+    activation: act === 'Tanh' ? 'gelu-tanh' : act === 'Erf' ? 'gelu-erf' : 'gelu',
+    nodes: [...m.nodes, ...m.constantNodes],
+  };
+}

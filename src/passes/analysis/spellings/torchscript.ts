@@ -2,7 +2,7 @@ import type { Value } from '../../../ir/value.js';
 import { constantSource } from '../../pattern/constants.js';
 import { defineRule, fail, ok, type CheckContext, type Match } from '../../pattern/index.js';
 import type { NormFound, Spelling } from '../spelling.js';
-import { describePackedSwiglu, describeSwiglu, packedSwigluRule, swigluRule } from './common.js';
+import { describeGeglu, describePackedSwiglu, describeSwiglu, gegluRule, packedSwigluRule, swigluRule } from './common.js';
 
 /**
  * torch.onnx TorchScript export of HF-style Llama (the models in ../shared/models): RMSNorm as
@@ -87,6 +87,7 @@ export const torchscript: Spelling = {
   ffns: [
     { rule: swigluRule, describe: describeSwiglu },
     { rule: packedSwigluRule, describe: describePackedSwiglu },
+    { rule: gegluRule, describe: describeGeglu },
   ],
   attentionOps: [],
 };
