@@ -1,6 +1,7 @@
-import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
+import { basename, join } from 'node:path';
 import { OnnxOptError } from '../errors.js';
+import { trackTemp, untrackTemp } from '../io/temp-files.js';
 import type { Model } from '../ir/model.js';
 import type { Tensor } from '../ir/tensor.js';
 import { decoderSignature, sequenceFeeds } from '../runtime/decoder-inputs.js';
@@ -15,21 +16,55 @@ import { BACKEND_TOLERANCE, compareTensors, listTestDataSets, readTestDataSet, w
  * outputs it still has (usually `logits`).
  */
 export async function makeGoldenSets(model: Model, sequences: readonly (readonly number[])[], dir: string): Promise<number> {
-  mkdirSync(dir, { recursive: true });
   const sig = decoderSignature(model);
   const session = await ModelSession.create(model);
+  // Every set is written under a temporary name and renamed into place only when all are
+  // written: a full disk or an interrupt never leaves a half-written set beside good ones.
+  const token = `${process.pid}-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
+  const created = makeFolder(dir);
+  const temps: string[] = [];
   try {
     for (const [n, seq] of sequences.entries()) {
       const { feeds } = sequenceFeeds(sig, [seq]);
       const out = await session.run(feeds);
       const inputs = model.graph.inputs.filter((v) => !v.initializer).map((v) => fromOrtTensor(v.name, feeds[v.name]!));
       const outputs = model.graph.outputs.map((v) => fromOrtTensor(v.name, out[v.name]!));
-      writeTestDataSet(join(dir, `test_data_set_${n}`), inputs, outputs);
+      const temp = join(dir, `.test_data_set_${n}.${token}.tmp`);
+      temps.push(temp);
+      trackTemp(temp, 'tree');
+      writeTestDataSet(temp, inputs, outputs);
     }
+    // The sets of an earlier run are replaced as a whole, so none of them is left mixed in.
+    const old = listTestDataSets(dir).map((p) => {
+      const aside = join(dir, `.${basename(p)}.${token}.old`);
+      renameSync(p, aside);
+      return aside;
+    });
+    temps.forEach((t, n) => renameSync(t, join(dir, `test_data_set_${n}`)));
+    for (const p of old) rmSync(p, { recursive: true, force: true });
+  } catch (e) {
+    for (const t of temps) rmSync(t, { recursive: true, force: true });
+    if (created) rmSync(dir, { recursive: true, force: true });
+    if (e instanceof OnnxOptError) throw e;
+    throw new OnnxOptError('IO', `cannot write the data sets: ${(e as Error).message.split('\n')[0]}`, { file: dir, cause: e });
   } finally {
+    for (const t of temps) untrackTemp(t);
+    if (created) untrackTemp(dir);
     await session.release();
   }
   return sequences.length;
+}
+
+/** Creates `dir` if it is missing (its parent must exist or be creatable); true when it did. */
+function makeFolder(dir: string): boolean {
+  if (existsSync(dir)) return false;
+  try {
+    mkdirSync(dir, { recursive: true });
+  } catch (e) {
+    throw new OnnxOptError('IO', `cannot create the folder: ${(e as Error).message}`, { file: dir, cause: e });
+  }
+  trackTemp(dir, 'tree');
+  return true;
 }
 
 export interface GoldenCheck {
@@ -55,11 +90,17 @@ export async function checkGoldenSets(model: Model, dir: string, options: { tole
       const missing = [...declared].filter((d) => !(d in feeds) && !model.graph.initializers.has(d));
       if (missing.length) throw new OnnxOptError('USAGE', `data set ${n} has no value for input ${missing.join(', ')}`, { file: path });
       const out = await session.run(feeds);
+      let comparedHere = 0;
       for (const expected of ds.outputs as Tensor[]) {
         if (!produced.has(expected.name) || (options.outputs && !options.outputs.includes(expected.name))) continue;
         compared.add(expected.name);
+        comparedHere++;
         const diff = compareTensors(fromOrtTensor(expected.name, out[expected.name]!), expected, options.tolerance ?? BACKEND_TOLERANCE);
         if (diff) mismatches.push({ set: n, output: expected.name, reason: diff });
+      }
+      // A set that checks nothing is a failure, not a pass: its outputs may be misnamed or missing.
+      if (comparedHere === 0) {
+        mismatches.push({ set: n, output: '(none)', reason: `none of its ${ds.outputs.length} output file(s) (${ds.outputs.map((t) => t.name || '(unnamed)').join(', ') || 'none'}) names an output of the model` });
       }
     }
   } finally {
