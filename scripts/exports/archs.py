@@ -1,8 +1,8 @@
 """Tiny Hugging Face decoder configurations, one per architecture, and where each keeps its modules.
 
-Every model has 4 decoder layers, hidden size 32, 4 query heads of size 8 (2 KV heads where the
+Every model has 4 decoder layers, hidden size 32, 2 query heads of size 16 (1 KV head where the
 architecture has grouped-query attention), an FFN of width 64 and a vocabulary of 128, so that an
-fp32 export is ~200 KB. Weights are drawn with a fixed seed; every 1-D parameter (norm scales,
+fp32 export is ~350 KB. Weights are drawn with a fixed seed; every 1-D parameter (norm scales,
 norm shifts, biases) is then moved away from its initial 1 or 0, so that a fold that drops one is
 visible in the logits.
 
@@ -19,9 +19,9 @@ import torch
 SEED = 1234
 LAYERS = 4
 HIDDEN = 32
-HEADS = 4
-KV_HEADS = 2
-HEAD_DIM = 8
+HEADS = 2
+KV_HEADS = 1
+HEAD_DIM = 16  # ORT's CPU GroupQueryAttention (genai builder) needs a multiple of 16
 FFN = 64
 VOCAB = 128
 INIT = 0.15  # weight std: larger than HF's 0.02 so that one layer's change moves the logits visibly
@@ -93,8 +93,10 @@ def _gpt_neox():
 def _phi():
     from transformers import PhiConfig
 
+    # head size 32 (hidden 64): ORT's CPU GroupQueryAttention (genai builder) needs the rotary
+    # dimension (partial_rotary_factor * head size) to be a multiple of 16
     return PhiConfig(
-        **COMMON, hidden_size=HIDDEN, intermediate_size=FFN, num_hidden_layers=LAYERS, num_attention_heads=HEADS,
+        **COMMON, hidden_size=2 * HIDDEN, intermediate_size=FFN, num_hidden_layers=LAYERS, num_attention_heads=HEADS,
         num_key_value_heads=HEADS, partial_rotary_factor=0.5, initializer_range=INIT,
     )
 
@@ -117,7 +119,7 @@ ARCHS: dict[str, Arch] = {
         Arch("llama", _llama_like("LlamaConfig"), "model.layers", "self_attn.o_proj", "post_attention_layernorm"),
         Arch("qwen2", _llama_like("Qwen2Config", use_sliding_window=False), "model.layers", "self_attn.o_proj",
              "post_attention_layernorm", notes="q/k/v projections have biases"),
-        Arch("phi3", _llama_like("Phi3Config"), "model.layers", "self_attn.o_proj", "post_attention_layernorm",
+        Arch("phi3", _llama_like("Phi3Config", original_max_position_embeddings=128), "model.layers", "self_attn.o_proj", "post_attention_layernorm",
              notes="fused qkv_proj and gate_up_proj"),
         Arch("gemma", _llama_like("GemmaConfig", head_dim=HEAD_DIM, hidden_activation="gelu_pytorch_tanh"),
              "model.layers", "self_attn.o_proj", "post_attention_layernorm",
@@ -126,7 +128,7 @@ ARCHS: dict[str, Arch] = {
              genai=False),
         Arch("opt", _opt, "model.decoder.layers", "self_attn.out_proj", "final_layer_norm",
              notes="ReLU MLP, learned positions (offset 2), pre-norm", genai=False),
-        Arch("mistral", _llama_like("MistralConfig", head_dim=HEAD_DIM), "model.layers", "self_attn.o_proj",
+        Arch("mistral", _llama_like("MistralConfig", head_dim=HEAD_DIM, sliding_window=None), "model.layers", "self_attn.o_proj",
              "post_attention_layernorm"),
         Arch("qwen3", _llama_like("Qwen3Config", head_dim=HEAD_DIM, use_sliding_window=False), "model.layers",
              "self_attn.o_proj", "post_attention_layernorm", notes="q_norm/k_norm per head"),

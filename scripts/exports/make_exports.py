@@ -53,12 +53,31 @@ def versions() -> dict:
     return out
 
 
+def tiny_tokenizer():
+    """A 128-token character-level tokenizer (ids 0-3 special, then printable ASCII), so that the
+    exporters that load a tokenizer (the genai builder) have one; ~4 KB of tokenizer.json."""
+    from tokenizers import Tokenizer, models, pre_tokenizers, decoders
+    from transformers import PreTrainedTokenizerFast
+
+    vocab = {"<pad>": 0, "<s>": 1, "</s>": 2, "<unk>": 3}
+    for c in range(32, 127):
+        vocab[chr(c)] = len(vocab)
+    while len(vocab) < A.VOCAB:
+        vocab[f"<extra_{len(vocab)}>"] = len(vocab)
+    tok = Tokenizer(models.WordLevel(vocab, unk_token="<unk>"))
+    tok.pre_tokenizer = pre_tokenizers.Split("", behavior="isolated")
+    tok.decoder = decoders.Fuse()
+    return PreTrainedTokenizerFast(tokenizer_object=tok, pad_token="<pad>", bos_token="<s>", eos_token="</s>",
+                                   unk_token="<unk>")
+
+
 def hf_folder(arch: A.Arch):
     model = A.build_model(arch)
     d = WORK / "hf" / arch.name
     if d.exists():
         shutil.rmtree(d)
     model.save_pretrained(d, safe_serialization=True)
+    tiny_tokenizer().save_pretrained(d)
     return model, d
 
 
@@ -92,21 +111,60 @@ def op_counts(path: Path) -> dict:
     return {"opset": {o.domain or "ai.onnx": o.version for o in m.opset_import}, "nodes": len(m.graph.node), "ops": counts}
 
 
-def finish(entry: dict, model, arch: A.Arch, out: Path, kv: bool, atol: float, attn_impl: str = "eager") -> dict:
+def finish(entry: dict, model, arch: A.Arch, out: Path, kv: bool, atol: float, attn_impl: str = "eager", patch=None) -> dict:
     """Records the export's signature and ops, and writes its torch references (computed with `attn_impl`)."""
     mp = out / "model.onnx"
+    cfg = model.config
+    entry["hidden_size"] = cfg.hidden_size
+    entry["num_attention_heads"] = cfg.num_attention_heads
+    entry["num_key_value_heads"] = 1 if getattr(cfg, "multi_query", False) else (getattr(cfg, "num_key_value_heads", None) or cfg.num_attention_heads)
     model.set_attn_implementation(attn_impl)
     entry["reference_attn_implementation"] = attn_impl
     entry.update(io_names(mp))
     entry.update(op_counts(mp))
     entry["files"] = sorted(str(p.relative_to(out)) for p in out.iterdir() if p.is_file())
     entry["size_bytes"] = mp.stat().st_size
-    r = refs.make_references(model, arch, mp, out, kv, atol)
+    if patch is not None:
+        entry["reference_patch"] = " ".join(patch.__doc__.split())
+    r = refs.make_references(model, arch, mp, out, kv, atol, patch)
     entry["references"] = r["variants"]
     if r["problems"]:
         entry["problems"] = r["problems"]
-    entry["status"] = "ok" if all(s.get("ort_matches") for s in r["variants"]["original"]["sets"]) else "mismatch"
+    worst = max(s.get("ort_max_abs_diff", {}).get("logits", float("inf")) for s in r["variants"]["original"]["sets"])
+    if all(s.get("ort_matches") for s in r["variants"]["original"]["sets"]):
+        entry["status"] = "ok"
+    elif worst <= 2e-3:
+        entry["status"] = "close"  # the graph differs from torch by more than 1e-4 (see ort_max_abs_diff)
+    else:
+        entry["status"] = "mismatch"
+    if not logits_read_last_layer(mp, entry["num_layers"]):
+        entry["status"] = "exporter-bug"
+        entry["error"] = "the logits do not depend on the last decoder layer: " + lm_head_input(mp)
     return entry
+
+
+def logits_read_last_layer(path: Path, layers: int) -> bool:
+    """Whether any weight of the last layer is an ancestor of `logits` (a broken export's check)."""
+    g = onnx.load(str(path), load_external_data=False).graph
+    producer = {o: n for n in g.node for o in n.output}
+    seen, stack = set(), ["logits"]
+    while stack:
+        v = stack.pop()
+        if v in seen:
+            continue
+        seen.add(v)
+        if v in producer:
+            stack.extend(i for i in producer[v].input if i)
+    last = [f"layers.{layers - 1}.", f"h.{layers - 1}.", f"layers.{layers - 1}/", f"h.{layers - 1}/"]
+    return any(any(k in v for k in last) for v in seen)
+
+
+def lm_head_input(path: Path) -> str:
+    g = onnx.load(str(path), load_external_data=False).graph
+    for n in g.node:
+        if "logits" in n.output:
+            return f"{n.op_type} {n.name} reads {', '.join(i for i in n.input if i)}"
+    return ""
 
 
 def base_entry(arch: A.Arch, exporter: str, variant: dict, rel: str) -> dict:
@@ -173,6 +231,12 @@ def export_optimum(arch: A.Arch, model, hf: Path) -> list[dict]:
 GENAI_BUILDER = Path(os.environ.get("GENAI_BUILDER", "/tmp/x/genai/src/python/py/models/builder.py"))
 
 
+# windowed_kv_cache=false: a full-length cache for sliding-window layers (otherwise the CPU
+# GroupQueryAttention wants a past buffer of at least the window, which plain ORT feeds lack)
+GENAI_EXTRA = {"gemma2": ["windowed_kv_cache=false"]}
+GENAI_PATCH = {"gemma": refs.embed_scale_rounded, "gemma2": refs.embed_scale_rounded, "olmo": refs.layernorm_as_rmsnorm}
+
+
 def export_genai(arch: A.Arch, model, hf: Path) -> list[dict]:
     results = []
     for prec in ("fp32", "int4"):
@@ -186,17 +250,27 @@ def export_genai(arch: A.Arch, model, hf: Path) -> list[dict]:
                 if d.exists():
                     shutil.rmtree(d)
             cache = WORK / "genai-cache" / f"{arch.name}-{prec}"
+            extra = GENAI_EXTRA.get(arch.name, [])
             cmd = [sys.executable, str(GENAI_BUILDER), "-i", str(hf), "-o", str(tmp), "-p", prec, "-e", "cpu", "-c", str(cache)]
-            entry["command"] = " ".join(["python", "builder.py", "-i", "<hf>", "-o", "<out>", "-p", prec, "-e", "cpu"])
+            if extra:
+                cmd += ["--extra_options", *extra]
+            entry["command"] = " ".join(["python", "builder.py", "-i", "<hf>", "-o", "<out>", "-p", prec, "-e", "cpu"]
+                                        + (["--extra_options", *extra] if extra else []))
             p = subprocess.run(cmd, capture_output=True, text=True, timeout=900, cwd=str(GENAI_BUILDER.parent))
             if p.returncode != 0 or not (tmp / "model.onnx").exists():
                 raise RuntimeError(f"builder exited {p.returncode}: " + (p.stderr or p.stdout)[-1500:])
             entry["exporter_wrote"] = sorted(x.name for x in tmp.iterdir())
             save_inline(tmp / "model.onnx", out / "model.onnx")
-            for f in ["config.json", "generation_config.json", "genai_config.json"]:
+            for f in ["config.json", "generation_config.json", "genai_config.json", "tokenizer.json", "tokenizer_config.json",
+                      "special_tokens_map.json"]:
                 if (tmp / f).exists():
                     shutil.copy(tmp / f, out / f)
-            results.append(finish(entry, model, arch, out, True, 1e-4 if prec == "fp32" else 0.5))
+            # int4 references are the fp32 torch model: ORT differs by the quantization error (recorded)
+            patch = GENAI_PATCH.get(arch.name)
+            results.append(finish(entry, model, arch, out, True, 1e-4 if prec == "fp32" else 2.0, patch=patch))
+            if entry["status"] == "exporter-bug":  # not committed: a fixture that is not the model misleads
+                shutil.rmtree(out)
+                entry["committed"] = False
         except Exception as e:
             entry.update(status="failed", error=f"{type(e).__name__}: {e}"[:2500])
             if out.exists():

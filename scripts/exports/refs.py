@@ -187,7 +187,7 @@ def write_set(dir_: Path, feeds: dict, outs: dict) -> None:
         (dir_ / f"output_{k}.pb").write_bytes(numpy_helper.from_array(np.ascontiguousarray(a), n).SerializeToString())
 
 
-def make_references(model, arch: Arch, onnx_path: Path, out_dir: Path, kv: bool, check_atol: float) -> dict:
+def make_references(model, arch: Arch, onnx_path: Path, out_dir: Path, kv: bool, check_atol: float, patch=None) -> dict:
     """Writes references/<variant>/test_data_set_N under out_dir; runs the original through ORT."""
     import onnxruntime as ort
 
@@ -202,7 +202,7 @@ def make_references(model, arch: Arch, onnx_path: Path, out_dir: Path, kv: bool,
         entry = {"dir": f"references/{var['name']}", "pipeline": var["pipeline"], "sets": []}
         for sidx, seq in enumerate(SEQUENCES):
             past_len = seq["past"] if kv else 0
-            with applied(model, arch, var):
+            with applied(model, arch, var), (patch(model) if patch else contextlib.nullcontext()):
                 run = torch_run(model, seq["tokens"], past_len, kv)
             feeds, problems = feeds_for(graph, run, past_len, len(seq["tokens"]))
             result["problems"] += problems
@@ -223,3 +223,38 @@ def make_references(model, arch: Arch, onnx_path: Path, out_dir: Path, kv: bool,
             entry["sets"].append(info)
         result["variants"][var["name"]] = entry
     return result
+
+
+# ---- reference patches: where an exporter's graph is not the HF model, references describe the graph
+
+
+@contextlib.contextmanager
+def embed_scale_rounded(model):
+    """genai builder (gemma, gemma2): the embedding scale sqrt(hidden) is rounded to 2 decimals."""
+    h = model.config.hidden_size
+    r = float(np.round(np.sqrt(h), 2)) / float(torch.tensor(h**0.5, dtype=torch.float32))
+    hook = model.get_input_embeddings().register_forward_hook(lambda _m, _a, out: out * r)
+    try:
+        yield
+    finally:
+        hook.remove()
+
+
+@contextlib.contextmanager
+def layernorm_as_rmsnorm(model, eps=1e-6):
+    """genai builder (olmo): OLMo's non-parametric LayerNorm becomes SimplifiedLayerNormalization
+    (RMSNorm without mean subtraction, epsilon 1e-6)."""
+    hooks = []
+
+    def rms(_m, args, _out):
+        x = args[0].float()
+        return (x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + eps)).to(args[0].dtype)
+
+    for name, mod in model.named_modules():
+        if type(mod).__name__ == "OlmoLayerNorm":
+            hooks.append(mod.register_forward_hook(rms))
+    try:
+        yield
+    finally:
+        for h in hooks:
+            h.remove()
