@@ -15,6 +15,7 @@ import { withCalibrationOptions } from './calibration-args.js';
 import { formatPassList } from './commands/list-passes.js';
 import { optimizeCommand } from './commands/optimize.js';
 import { EXIT_USAGE, reportError } from './exit.js';
+import { installInterruptHandlers } from './interrupts.js';
 
 /** Runs the CLI on `argv` (without node and script) and returns the exit code. */
 export async function main(argv: string[]): Promise<number> {
@@ -32,13 +33,27 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
+/** The --plugin values, read before yargs; after `--` every argument is a positional, never an option. */
 function pluginArgs(argv: string[]): string[] {
   const out: string[] = [];
-  argv.forEach((a, i) => {
-    if (a === '--plugin' && argv[i + 1]) out.push(argv[i + 1]!);
-    else if (a.startsWith('--plugin=')) out.push(a.slice('--plugin='.length));
+  const end = argv.indexOf('--');
+  const options = end < 0 ? argv : argv.slice(0, end);
+  options.forEach((a, i) => {
+    if (a === '--plugin' && options[i + 1]) out.push(options[i + 1]!);
+    else if (a.startsWith('--plugin=')) {
+      const spec = a.slice('--plugin='.length);
+      if (!spec) throw new OnnxOptError('USAGE', '--plugin= needs a module path or package name');
+      out.push(spec);
+    }
   });
   return out;
+}
+
+/** `--shard-size` as written: a positive whole number of bytes (yargs would turn 'abc' into NaN). */
+function parseShardSize(text: string): number {
+  const n = /^\d+$/.test(text.trim()) ? Number(text.trim()) : NaN;
+  if (!(Number.isSafeInteger(n) && n > 0)) throw new OnnxOptError('USAGE', `--shard-size expects a positive whole number of bytes, got '${text}'`);
+  return n;
 }
 
 function buildCli(y: Argv, setCode: (c: number) => void): Argv {
@@ -46,7 +61,8 @@ function buildCli(y: Argv, setCode: (c: number) => void): Argv {
     .scriptName('onnx-opt')
     .usage('$0 <model.onnx> -o <out.onnx> --passes=<pipeline>\n\nOptimize an ONNX language model by changing its architecture: prune redundant attention, fuse FFN runs.')
     .option('debug', { type: 'boolean', describe: 'show stack traces for errors' })
-    .option('plugin', { type: 'string', array: true, describe: 'ES module whose default export returns passes (repeatable)' })
+    // Not `array: true`: that would swallow the model path after `--plugin x`; repeating still works.
+    .option('plugin', { type: 'string', describe: 'ES module whose default export returns passes (repeatable)' })
     .command(
       '$0 [input]',
       'optimize a model with a pass pipeline',
@@ -60,7 +76,7 @@ function buildCli(y: Argv, setCode: (c: number) => void): Argv {
           .option('verify-each', { type: 'boolean', describe: 'run the IR verifier after every pass' })
           .option('print-ir-after', { type: 'string', describe: 'print the IR after <pass>, all, or changed' })
           .option('external-data', { type: 'string', choices: ['auto', 'inline', 'external', 'keep'] as const, default: 'auto', describe: 'where weights go in the output' })
-          .option('shard-size', { type: 'number', describe: 'split external data into files of at most this many bytes (default: one file)' })
+          .option('shard-size', { type: 'string', describe: 'split external data into files of at most this many bytes (default: one file)' })
           .option('fsync', { type: 'boolean', describe: 'fsync output files before renaming them into place (durable across power loss)' })
           .option('quiet', { alias: 'q', type: 'boolean', describe: 'no progress or messages' })
           .option('json', { type: 'boolean', describe: 'print a machine-readable result on stdout and nothing else there' })
@@ -87,7 +103,7 @@ function buildCli(y: Argv, setCode: (c: number) => void): Argv {
             printIrAfter: a['print-ir-after'],
             externalData: a['external-data'] as 'auto',
             fsync: a.fsync,
-            shardSize: a['shard-size'],
+            shardSize: a['shard-size'] === undefined ? undefined : parseShardSize(a['shard-size']),
             verify: a.verify === undefined ? undefined : String(a.verify),
             scores: a.scores,
             report: a.report,
@@ -197,6 +213,7 @@ function buildCli(y: Argv, setCode: (c: number) => void): Argv {
 }
 
 if (import.meta.url === `file://${process.argv[1]}` || process.argv[1]?.endsWith('/onnx-opt')) {
+  installInterruptHandlers();
   main(hideBin(process.argv)).then(
     (code) => {
       process.exitCode = code;

@@ -35,6 +35,8 @@ function verifyGraph(g: Graph, problems: Problem[], defined: Map<string, string>
   for (const v of g.inputs) define(v.name, 'a graph input');
   for (const v of g.initializers.values()) if (!g.inputs.includes(v)) define(v.name, 'an initializer');
   for (const n of g.nodes) {
+    // ONNX requires op_type; a node without one cannot be run or even written meaningfully.
+    if (!n.opType) problems.push({ message: `node ${n.label} has an empty op type${where}`, node: n });
     if (n.graph !== g) problems.push({ message: `node ${n.label} is listed in ${g.name} but belongs elsewhere`, node: n });
     n.outputs.forEach((o, i) => {
       if (!o) return;

@@ -1,7 +1,21 @@
 import type { OptionSpec, OptionSpecs } from './pass.js';
 
-/** Parses one option's text against its spec; returns an error message instead of throwing. */
+/** Parses one option's text against its spec, type and range; returns an error message instead of throwing. */
 export function parseOptionValue(spec: OptionSpec, text: string): { value: unknown } | { error: string } {
+  const r = parseByType(spec, text);
+  if ('error' in r) return r;
+  const numbers = typeof r.value === 'number' ? [r.value] : Array.isArray(r.value) ? (r.value.flat() as number[]) : [];
+  const outside = numbers.find((n) => (spec.min !== undefined && n < spec.min) || (spec.max !== undefined && n > spec.max));
+  if (outside !== undefined) return { error: `expects ${Array.isArray(r.value) ? 'items' : 'a value'} ${rangeText(spec)}, got ${outside}` };
+  return r;
+}
+
+function rangeText(spec: OptionSpec): string {
+  if (spec.min !== undefined && spec.max !== undefined) return `between ${spec.min} and ${spec.max}`;
+  return spec.min !== undefined ? `of at least ${spec.min}` : `of at most ${spec.max}`;
+}
+
+function parseByType(spec: OptionSpec, text: string): { value: unknown } | { error: string } {
   const int = (s: string) => (/^-?\d+$/.test(s) ? Number(s) : undefined);
   switch (spec.type) {
     case 'int': {
@@ -60,7 +74,8 @@ function listItems(text: string): string[] | undefined {
 export function describeOption(name: string, spec: OptionSpec): string {
   const type = spec.type === 'enum' ? spec.values!.join('|') : spec.type === 'int-list' ? 'int[]' : spec.type === 'int-list-list' ? 'int[][]' : spec.type;
   const dflt = spec.default === undefined ? '' : ` = ${JSON.stringify(spec.default)}`;
-  return `${name}: ${type}${dflt}  ${spec.description}`;
+  const range = spec.min !== undefined || spec.max !== undefined ? ` (${rangeText(spec)})` : '';
+  return `${name}: ${type}${dflt}  ${spec.description}${range}`;
 }
 
 export function specNames(specs: OptionSpecs): string[] {

@@ -9,6 +9,9 @@ export interface OptionSpec {
   default?: unknown;
   /** For `enum`. */
   values?: readonly string[];
+  /** Smallest and largest allowed value of an `int`/`float`, or of each item of an int list; the parser enforces them. */
+  min?: number;
+  max?: number;
 }
 
 export type OptionSpecs = Record<string, OptionSpec>;

@@ -20,7 +20,15 @@ export async function loadPlugin(spec: string, registry: PassRegistry = defaultR
     throw new OnnxOptError('USAGE', `cannot load plugin '${spec}': ${(e as Error).message.split('\n')[0]}`, { cause: e });
   }
   const exported = mod.default;
-  const defs = typeof exported === 'function' && !isPassDefinition(exported) ? await (exported as () => unknown)() : exported;
+  let defs: unknown = exported;
+  if (typeof exported === 'function' && !isPassDefinition(exported)) {
+    // The factory is the plugin's code: its failure is the plugin's problem, reported as such.
+    try {
+      defs = await (exported as () => unknown)();
+    } catch (e) {
+      throw new OnnxOptError('USAGE', `plugin '${spec}': its default export threw: ${String((e as Error)?.message ?? e).split('\n')[0]}`, { cause: e });
+    }
+  }
   const list = Array.isArray(defs) ? defs : [defs];
   if (list.length === 0 || !list.every(isPassDefinition)) {
     throw new OnnxOptError('USAGE', `plugin '${spec}': the default export must return pass definitions made with definePass`);

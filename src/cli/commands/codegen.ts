@@ -1,4 +1,5 @@
 import { writeRunner } from '../../codegen/ts-runner/index.js';
+import { checkOutputPath } from '../../io/file-checks.js';
 import { loadModel } from '../../io/read-model.js';
 
 export interface CodegenArgs {
@@ -11,6 +12,7 @@ export interface CodegenArgs {
 
 /** `onnx-opt codegen <model.onnx> -o runner.ts`: a typed onnxruntime-node runner (with generate() for decoders). */
 export function codegenCommand(args: CodegenArgs): number {
+  checkOutputPath(args.output);
   const model = loadModel(args.model);
   const { path, plan } = writeRunner(model, args.output, { modelPath: args.model, className: args.className, module: args.module });
   if (!args.quiet) {
