@@ -145,6 +145,7 @@ export function analyzeDecoder(model: Model, options: AnalyzeOptions = {}): Laye
       up: ffn.up,
       down: ffn.down,
       upBias: ffn.upBias,
+      ...(ffn.gateBias ? { gateBias: ffn.gateBias } : {}),
       downBias: ffn.downBias,
       activation: ffn.activation,
       ...(postNorm ? { postNorm } : {}),

@@ -93,8 +93,10 @@ export interface FfnInfo {
   gate: WeightRef | undefined;
   up: WeightRef;
   down: WeightRef;
-  /** Plain MLPs: bias of the first projection and of the second. */
+  /** Plain MLPs: bias of the first projection and of the second (gated FFNs: of up and down). */
   upBias: Value | undefined;
+  /** Gated FFNs with biased projections (Llama's mlp_bias): the gate's bias. */
+  gateBias?: Value;
   downBias: Value | undefined;
   /** The activation node(s), e.g. Sigmoid+Mul for SiLU, Gelu, FastGelu, Relu. */
   activation: string;

@@ -16,6 +16,7 @@ export interface FfnFound {
   up: WeightRef;
   down: WeightRef;
   upBias: Value | undefined;
+  gateBias?: Value;
   downBias: Value | undefined;
   activation: string;
   nodes: Node[];
@@ -66,8 +67,10 @@ export function matmulWeight(node: Node | undefined): WeightRef | undefined {
   if (node.opType !== 'MatMul' && node.opType !== 'Gemm') return undefined;
   const w = node.inputs[1];
   if (!w) return undefined;
+  if (node.opType === 'Gemm' && (node.attrInt('transA', 0) !== 0 || node.attrFloat('alpha', 1) !== 1 || node.attrFloat('beta', 1) !== 1)) return undefined;
   const direct = initializerSource(w);
-  if (direct) return { kind: 'matmul', node, weight: direct, transposed: undefined };
+  // Gemm(transB=1) reads its weight as stored [out, in], like a Transpose in front of a MatMul.
+  if (direct) return { kind: 'matmul', node, weight: direct, transposed: node.opType === 'Gemm' && node.attrInt('transB', 0) === 1 ? node : undefined };
   const t = w.producer;
   const tw = t?.opType === 'Transpose' && t.inputs[0] ? initializerSource(t.inputs[0]) : undefined;
   if (t && tw) {

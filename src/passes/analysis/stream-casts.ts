@@ -39,14 +39,22 @@ export function isNoOpCast(n: Node | undefined): boolean {
   return from !== undefined && from === n.attrInt('to');
 }
 
-/** `v` with the no-op Casts it was produced by peeled off. */
+/**
+ * A Reshape of the stream keeps every element in order: OPT flattens tokens (`reshape(-1, d)`)
+ * around its FFN, and the residual adds are the same elementwise sums either way.
+ */
+function isStreamView(n: Node | undefined): boolean {
+  return isNoOpCast(n) || (n?.opType === 'Reshape' && n.domain === '' && n.inputs[0] !== undefined);
+}
+
+/** `v` with the no-op Casts and Reshapes it was produced by peeled off. */
 export function throughNoOpCasts(v: Value): Value {
   let at = v;
-  for (let hops = 0; hops < 8 && isNoOpCast(at.producer); hops++) at = at.producer!.inputs[0]!;
+  for (let hops = 0; hops < 8 && isStreamView(at.producer); hops++) at = at.producer!.inputs[0]!;
   return at;
 }
 
-/** Whether two values carry the same stream, up to no-op Casts between them. */
+/** Whether two values carry the same stream, up to no-op Casts and Reshapes between them. */
 export function sameStream(a: Value, b: Value): boolean {
   return a === b || throughNoOpCasts(a) === throughNoOpCasts(b);
 }

@@ -73,29 +73,39 @@ export function fuseGroup(model: Model, map: LayerMap, group: readonly [number, 
   const down = concat2d(`${prefix}.down.weight`, ffns.map((f) => asInOut(f.down)), 0);
 
   // First-layer biases are concatenated (with β folded in); second-layer biases are summed.
-  let upBias: Tensor | undefined;
-  const needsUpBias = ffns.some((f) => f.upBias) || betas.some((b) => b);
-  if (needsUpBias) {
-    if (ffns.some((f) => !f.upBias)) throw bad('a LayerNorm shift needs the first projection to have a bias');
-    const parts = ffns.map((f, t) => {
-      const b = readFloats(f.upBias!.constant!);
-      const beta = betas[t];
-      if (beta) {
-        const shift = vecMat(beta, asInOut(f.up));
-        for (let i = 0; i < b.length; i++) b[i] = b[i]! + shift[i]!;
-      }
-      return b;
-    });
-    const all = new Float64Array(parts.reduce((s, p) => s + p.length, 0));
-    let at = 0;
-    for (const p of parts) (all.set(p, at), (at += p.length));
-    upBias = vectorTensor(`${prefix}.up.bias`, f32or(first.upBias!.constant!.dtype), all);
+  // A LayerNorm shift on projections without a bias (StableLM's SwiGLU) gets new bias Adds.
+  const shiftOf = (f: FfnInfo, t: number, role: 'gate' | 'up') => (betas[t] ? vecMat(betas[t]!, asInOut(f[role]!)) : new Float64Array(asInOutDims(f[role]!)[1]!));
+  const joined = (parts: Float64Array[]) => Float64Array.from(parts.flatMap((p) => [...p]));
+  const replaceBias = new Map<Value, Tensor>();
+  const newBiases = new Map<Node, Tensor>();
+  const dtype = (first.up.weight.constant ?? first.up.weight.initializer)!.dtype;
+  if (packed) {
+    if (ffns.some((f) => f.upBias || f.gateBias)) throw bad('biases on a packed gate_up projection are not supported');
+    if (betas.some((b) => b)) newBiases.set(first.up.node, vectorTensor(`${prefix}.gate_up.bias`, dtype, joined([...ffns.map((f, t) => shiftOf(f, t, 'gate')), ...ffns.map((f, t) => shiftOf(f, t, 'up'))])));
+  } else {
+    for (const role of first.gate ? (['gate', 'up'] as const) : (['up'] as const)) {
+      const biasOf = (f: FfnInfo) => (role === 'gate' ? f.gateBias : f.upBias);
+      if (ffns.some((f) => biasOf(f)) && ffns.some((f) => !biasOf(f))) throw bad(`some ${role} projections have a bias and some do not`);
+      const own = biasOf(first);
+      if (!own && !betas.some((b) => b)) continue;
+      const parts = ffns.map((f, t) => {
+        const shift = shiftOf(f, t, role);
+        const b = biasOf(f);
+        if (!b) return shift;
+        const v = readFloats(constantTensor(b)!);
+        for (let i = 0; i < v.length; i++) v[i] = v[i]! + shift[i]!;
+        return v;
+      });
+      const fused = vectorTensor(`${prefix}.${role}.bias`, own ? constantTensor(own)!.dtype : dtype, joined(parts));
+      if (own) replaceBias.set(own, fused);
+      else newBiases.set(first[role]!.node, fused);
+    }
   }
   let downBias: Tensor | undefined;
   if (ffns.some((f) => f.downBias)) {
-    const sum = new Float64Array(readFloats(ffns.find((f) => f.downBias)!.downBias!.constant!).length);
-    for (const f of ffns) if (f.downBias) readFloats(f.downBias.constant!).forEach((v, i) => (sum[i] = sum[i]! + v));
-    downBias = vectorTensor(`${prefix}.down.bias`, f32or(ffns.find((f) => f.downBias)!.downBias!.constant!.dtype), sum);
+    const sum = new Float64Array(readFloats(constantTensor(ffns.find((f) => f.downBias)!.downBias!)!).length);
+    for (const f of ffns) if (f.downBias) readFloats(constantTensor(f.downBias)!).forEach((v, i) => (sum[i] = sum[i]! + v));
+    downBias = vectorTensor(`${prefix}.down.bias`, f32or(constantTensor(ffns.find((f) => f.downBias)!.downBias!)!.dtype), sum);
   }
   void dtypeOf;
 
@@ -106,13 +116,13 @@ export function fuseGroup(model: Model, map: LayerMap, group: readonly [number, 
   replace.set(weightInput(first.up), g.addInitializer(up));
   if (first.gate && gate) replace.set(weightInput(first.gate), g.addInitializer(gate));
   replace.set(weightInput(first.down), g.addInitializer(down));
-  if (first.upBias && upBias) replace.set(first.upBias, g.addInitializer(upBias));
+  for (const [bias, fused] of replaceBias) replace.set(bias, g.addInitializer(fused));
   if (first.downBias && downBias) replace.set(first.downBias, g.addInitializer(downBias));
   const order = new Map(g.nodes.map((n, i) => [n, i]));
   const nodes = [...first.nodes].filter((n) => n.graph === g).sort((a, b) => order.get(a)! - order.get(b)!);
   for (const n of nodes) {
     if (n.opType === 'Constant') continue;
-    const clone = new Node({ opType: n.opType, domain: n.domain, name: n.name ? g.names.unique(`${prefix}/${n.opType}`) : '', attributes: n.attributes });
+    const clone = new Node({ opType: n.opType, domain: n.domain, name: n.name ? g.names.unique(`${prefix}/${n.opType}`) : '', attributes: [...n.attributes] });
     // Biases may be read through Identity chains; the map holds their source initializers.
     for (const v of n.inputs) clone.addInput(v ? (replace.get(v) ?? replace.get(constantSource(v) ?? v) ?? v) : undefined);
     for (const o of n.outputs) {
@@ -124,9 +134,13 @@ export function fuseGroup(model: Model, map: LayerMap, group: readonly [number, 
       g.attachOutput(clone, nv);
       replace.set(o, nv);
     }
+    // Fused weights are stored [in, out]: a Gemm reads them without transposing.
+    if (clone.opType === 'Gemm' && clone.attrInt('transB', 0) === 1) clone.setAttr(Attribute.int('transB', 0));
     g.insertNode(clone, { before });
     clone.setMetadata(PROVENANCE, 'ffn-fuse');
     added.push(clone);
+    const bias = newBiases.get(n);
+    if (bias) replace.set(n.output(0), add('Add', [clone.output(0), g.addInitializer(bias)]));
   }
   const fused = replace.get(first.output);
   if (!fused) throw bad('could not rebuild the fused FFN output');
@@ -176,7 +190,8 @@ function f32or(d: DataType): DataType {
 /** A norm's scale as numbers; a scale-free norm (an earlier fusion's input) scales by 1. */
 function normVector(v: Value | undefined, bad: (m: string) => Error, size: number): Float64Array {
   if (!v) return new Float64Array(size).fill(1);
-  const t = v.constant ?? v.initializer;
+  // Non-parametric LayerNorm (OLMo) is exported with Constant-node scale and shift.
+  const t = constantTensor(v) ?? v.initializer;
   if (!t) throw bad('a norm weight is not a constant');
   return readFloats(t);
 }
@@ -187,7 +202,7 @@ function normVector(v: Value | undefined, bad: (m: string) => Error, size: numbe
  */
 function scaleFreeNorm(g: Graph, norm: NormInfo, xj: Value, add: (op: string, inputs: (Value | undefined)[], attrs?: Attribute[], domain?: string) => Value, bad: (m: string) => Error): Value {
   if (norm.unscaled && norm.input === xj) return norm.unscaled;
-  const w = norm.weight?.constant ?? norm.weight?.initializer;
+  const w = norm.weight && (constantTensor(norm.weight) ?? norm.weight.initializer);
   if (!w) throw bad('the norm has no weight to size a unit-weight norm from');
   const ones = g.addInitializer(Tensor.lazy(`${xj.name}.unit_norm_weight`, w.dtype, w.dims, () => unitBytes(w.dtype, w.size, 1)));
   const attrs = [Attribute.int('axis', -1), Attribute.float('epsilon', norm.epsilon)];

@@ -1,3 +1,4 @@
+import { constantSource } from '../../pattern/constants.js';
 import { defineRule, fail, ok, type Match } from '../../pattern/index.js';
 import { backwardNodes } from '../slices.js';
 import type { FfnFound } from '../spelling.js';
@@ -16,6 +17,8 @@ export const swigluRule = defineRule({
     const proj = (as: string) =>
       op.oneOf(
         op.MatMul(z, op.any(), { as: `${as}` }),
+        // Biased projections (mlp_bias, or a LayerNorm shift folded in by an earlier ffn-fuse).
+        op.Add(op.MatMul(z, op.any(), { as: `${as}` }), op.var(`${as}Bias`, { constant: true })),
         op.call('MatMulNBits', [z, op.any(), op.any()], { domain: 'com.microsoft', allowOtherInputs: true, as: `${as}Q` }),
       );
     const g = proj('gateOut');
@@ -23,6 +26,7 @@ export const swigluRule = defineRule({
     const up = proj('upOut');
     return op.oneOf(
       op.MatMul(op.Mul(silu, up), op.any(), { as: 'downOut' }),
+      op.Add(op.MatMul(op.Mul(silu, up), op.any(), { as: 'downOut' }), op.var('downOutBias', { constant: true })),
       op.call('MatMulNBits', [op.Mul(silu, up), op.any(), op.any()], { domain: 'com.microsoft', allowOtherInputs: true, as: 'downOutQ' }),
     );
   },
@@ -35,6 +39,7 @@ export function describeSwiglu(m: Match): FfnFound | string {
   const up = matmulWeight(node('upOut'));
   const down = matmulWeight(node('downOut'));
   if (!gate || !up || !down) return 'the gate, up or down projection weight is not a constant initializer';
+  const bias = (k: string) => (b[k] ? constantSource(b[k]!) : undefined);
   return {
     input: b.z!,
     output: m.outputs[0]!,
@@ -42,8 +47,9 @@ export function describeSwiglu(m: Match): FfnFound | string {
     gate,
     up,
     down,
-    upBias: undefined,
-    downBias: undefined,
+    upBias: bias('upOutBias'),
+    downBias: bias('downOutBias'),
+    ...(bias('gateOutBias') ? { gateBias: bias('gateOutBias')! } : {}),
     activation: 'silu',
     nodes: [...m.nodes],
   };

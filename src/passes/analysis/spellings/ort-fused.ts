@@ -92,7 +92,12 @@ export const mlpRule = defineRule({
   description: 'MatMul(z, W1) (+b1) → Gelu | Erf-GELU | FastGelu | BiasGelu | Relu → MatMul(W2) (+b2)',
   vars: ['z'],
   pattern: (op, z) => {
-    const fc = op.oneOf(op.Add(op.MatMul(z, op.any(), { as: 'fc' }), op.var('b1', { constant: true })), op.MatMul(z, op.any(), { as: 'fc' }));
+    const fc = op.oneOf(
+      op.Add(op.MatMul(z, op.any(), { as: 'fc' }), op.var('b1', { constant: true })),
+      op.MatMul(z, op.any(), { as: 'fc' }),
+      // torch.onnx on 2-D inputs (OPT flattens tokens): Gemm(z, W, b, transB=1).
+      op.Gemm(z, op.any(), op.var('b1', { constant: true }), { as: 'fc' }),
+    );
     const h = fc;
     const act = op.oneOf(
       op.Gelu(h, { as: 'act' }),
@@ -103,7 +108,11 @@ export const mlpRule = defineRule({
       // GPT-2's gelu_new: 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³)))
       op.Mul(op.Mul(0.5, h), op.Add(1, op.Tanh(op.Mul(op.var('c1', { constant: true }), op.Add(h, op.Mul(op.var('c2', { constant: true }), op.Pow(h, 3)))), { as: 'act' }))),
     );
-    return op.oneOf(op.Add(op.MatMul(act, op.any(), { as: 'proj' }), op.var('b2', { constant: true })), op.MatMul(act, op.any(), { as: 'proj' }));
+    return op.oneOf(
+      op.Add(op.MatMul(act, op.any(), { as: 'proj' }), op.var('b2', { constant: true })),
+      op.MatMul(act, op.any(), { as: 'proj' }),
+      op.Gemm(act, op.any(), op.var('b2', { constant: true }), { as: 'proj' }),
+    );
   },
 });
 
