@@ -1,6 +1,6 @@
-import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { OnnxOptError } from '../errors.js';
+import { readInputFile } from '../io/file-checks.js';
 import { printPipeline } from '../passes/pipeline.js';
 import { isTarget } from '../codegen/targets/check.js';
 import type { OptimizeArgs } from './commands/optimize.js';
@@ -18,8 +18,10 @@ import type { OptimizeArgs } from './commands/optimize.js';
  */
 export function readConfigFile(path: string): OptimizeArgs {
   let raw: unknown;
+  // A pipeline file is a few KiB; a device or a huge file is refused before it is read.
+  const bytes = readInputFile(path, 16 << 20);
   try {
-    raw = JSON.parse(readFileSync(path, 'utf8'));
+    raw = JSON.parse(bytes.toString('utf8'));
   } catch (e) {
     throw new OnnxOptError('USAGE', `not valid JSON: ${(e as Error).message.split('\n')[0]}`, { file: path });
   }

@@ -4,7 +4,7 @@ import { basename, dirname, join, posix, resolve } from 'node:path';
 import { ModelProtoSchema, type GraphProto, type ModelProto, type TensorProto } from 'onnx-buf';
 import { OnnxOptError } from '../errors.js';
 import { byteSizeOf, DataType, isKnownDataType } from '../ir/dtype.js';
-import { fileIdentity, kindOf, statPath } from '../io/file-checks.js';
+import { checkOutputPath, fileIdentity, kindOf, statPath } from '../io/file-checks.js';
 import { inputFilesOf } from '../io/read-model.js';
 import { trackTemp, untrackTemp } from '../io/temp-files.js';
 import type { Graph } from '../ir/graph.js';
@@ -107,6 +107,8 @@ function* saveSteps(model: Model, path: string, options: SaveOptions): Generator
   const inputs = protectedFiles(model);
   // Replacing the input model by its own path consumes it: its data may go with it afterwards.
   const replacesInput = checkOutputTarget(out, path, model, inputs);
+  // The folder must exist or be creatable: a regular file on the way fails here, not half-way.
+  checkOutputPath(out);
   const companions = options.companions ?? [];
   for (const c of companions) checkCompanionTarget(c.name, join(dir, c.name), path);
 
@@ -224,7 +226,7 @@ function* saveSteps(model: Model, path: string, options: SaveOptions): Generator
     companions.forEach((c, k) => renameSync(companionTemps[k]!, join(dir, c.name)));
     renameSync(tempModel, out);
   } catch (e) {
-    for (const t of temps) rmSync(t, { force: true });
+    for (const t of temps) removeQuietly(t);
     removeCreatedDirs(createdDirs);
     if (e instanceof OnnxOptError) throw e;
     throw new OnnxOptError('IO', `cannot write: ${(e as Error).message}`, { file: path, cause: e });
@@ -324,6 +326,15 @@ function removeCreatedDirs(dirs: string[]): void {
     } catch {
       // not empty (something else is there now): not ours to remove
     }
+  }
+}
+
+/** Cleanup after a failure must not replace the failure with its own (ENOTDIR, EACCES). */
+function removeQuietly(p: string): void {
+  try {
+    rmSync(p, { force: true });
+  } catch {
+    // nothing of ours is there
   }
 }
 

@@ -1,10 +1,11 @@
 import { fromBinary, toBinary, create } from '@bufbuild/protobuf';
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type * as ort from 'onnxruntime-node';
 import { TensorProtoSchema, type TensorProto } from 'onnx-buf';
 import { inlineTensorProto } from '../codegen/encode.js';
 import { OnnxOptError } from '../errors.js';
+import { readInputFile } from '../io/file-checks.js';
 import { DataType, dtypeShortName, isFloatType } from '../ir/dtype.js';
 import type { Model } from '../ir/model.js';
 import type { Tensor } from '../ir/tensor.js';
@@ -32,8 +33,10 @@ export interface TestDataSet {
 /** Reads one serialized TensorProto. */
 export function readTensorFile(path: string): Tensor {
   let proto: TensorProto;
+  // A data set's .pb may be a symlink to a device; refuse it before reading (2 GiB: protobuf's limit).
+  const bytes = readInputFile(path, 2 ** 31 - 1);
   try {
-    proto = fromBinary(TensorProtoSchema, readFileSync(path));
+    proto = fromBinary(TensorProtoSchema, bytes);
   } catch (e) {
     throw new OnnxOptError('PARSE', `not a TensorProto: ${(e as Error).message}`, { file: path, cause: e });
   }

@@ -11,9 +11,13 @@
  * - external: bad offsets / lengths, `..`, absolute paths, symlinks out, loops, past end of file;
  * - nesting: deep If / Loop bodies and TypeProtos (protobuf recursion limit);
  * - graph: cycles, duplicate names, dangling references, shadowing, on hand-built and real graphs;
- * - scale: many nodes / uses / inputs, where a quadratic check would hang.
+ * - scale: many nodes / uses / inputs, where a quadratic check would hang;
+ * - paths: the model or the output is a device, a directory, a symlink to the input or its data,
+ *   or under a regular file; output folders holding other models that share data, notes a stale
+ *   model points into, and symlinked sub-folders (the writer must refuse or keep what is not its own).
  */
 import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -49,7 +53,9 @@ export type FileSpec =
   | { kind: 'file'; path: string; bytes: Uint8Array }
   | { kind: 'dir'; path: string }
   /** A symlink at `path` (relative to the case root) pointing at `target` verbatim. */
-  | { kind: 'symlink'; path: string; target: string };
+  | { kind: 'symlink'; path: string; target: string }
+  /** A character device made with mknod (1,3 is /dev/null, 1,5 /dev/zero, 1,7 /dev/full). */
+  | { kind: 'device'; path: string; major: number; minor: number };
 
 export interface FuzzCase {
   seed: number;
@@ -61,13 +67,17 @@ export interface FuzzCase {
   files: FileSpec[];
   /** The model to load, relative to the case root. */
   model: string;
+  /** Where the model is saved, relative to the case root (default `out/model.onnx`). */
+  output?: string;
+  /** Files that must be byte-identical after the save, wherever they are (another model's data). */
+  mustKeep?: string[];
   save: Pick<SaveOptions, 'externalData' | 'sizeThreshold'>;
 }
 
-export const FAMILIES = ['truncate', 'bitflip', 'wire', 'tensor', 'external', 'nesting', 'graph', 'scale'] as const;
+export const FAMILIES = ['truncate', 'bitflip', 'wire', 'tensor', 'external', 'nesting', 'graph', 'scale', 'paths'] as const;
 export type Family = (typeof FAMILIES)[number];
 
-const WEIGHTS: Record<Family, number> = { truncate: 12, bitflip: 12, wire: 22, tensor: 14, external: 16, nesting: 6, graph: 16, scale: 2 };
+const WEIGHTS: Record<Family, number> = { truncate: 12, bitflip: 12, wire: 22, tensor: 14, external: 16, nesting: 6, graph: 16, scale: 2, paths: 4 };
 
 export const MODEL = 'src/model.onnx';
 export const CANARY = 'outside/secret.bin';
@@ -199,6 +209,11 @@ interface Draft {
   model: Uint8Array;
   files?: FileSpec[];
   data?: Map<string, Uint8Array>;
+  /** Load this instead of MODEL (it is still written, as a bystander). */
+  modelPath?: string;
+  output?: string;
+  mustKeep?: string[];
+  save?: FuzzCase['save'];
 }
 
 export interface GenerateOptions {
@@ -225,8 +240,18 @@ export function generateCase(seed: number, index: number, options: GenerateOptio
   ];
   for (const [loc, bytes] of draft.data ?? []) files.push({ kind: 'file', path: `src/${loc}`, bytes });
   files.push(...(draft.files ?? []));
-  const save = rng.pick<FuzzCase['save']>([{}, { externalData: 'keep' }, { externalData: 'external', sizeThreshold: 0 }, { externalData: 'inline' }]);
-  return { seed, index, family, what: draft.what, files, model: MODEL, save };
+  const save = draft.save ?? rng.pick<FuzzCase['save']>([{}, { externalData: 'keep' }, { externalData: 'external', sizeThreshold: 0 }, { externalData: 'inline' }]);
+  return {
+    seed,
+    index,
+    family,
+    what: draft.what,
+    files,
+    model: draft.modelPath ?? MODEL,
+    save,
+    ...(draft.output ? { output: draft.output } : {}),
+    ...(draft.mustKeep ? { mustKeep: draft.mustKeep } : {}),
+  };
 }
 
 const GENERATORS: Record<Family, (rng: Rng, options: GenerateOptions) => Draft> = {
@@ -322,7 +347,101 @@ const GENERATORS: Record<Family, (rng: Rng, options: GenerateOptions) => Draft> 
     }
     return { what: `scale: ${kind} with n=${n}`, model: modelToBytes(m) };
   },
+
+  paths(rng) {
+    return rng.pick(PATH_CASES)(rng);
+  },
 };
+
+// ---------------------------------------------------------------------------------------------
+// Paths: devices, directories, symlinks and shared folders around the model and the output.
+// ---------------------------------------------------------------------------------------------
+
+const DEVICES = [
+  ['null', 1, 3],
+  ['zero', 1, 5],
+  ['full', 1, 7],
+] as const;
+
+/** The external-data base with its data file renamed: a model and data another model in out/ can share. */
+const extBase = () => withExternal()[0]!;
+
+const PATH_CASES: ((rng: Rng) => Draft)[] = [
+  (rng) => {
+    const [name, major, minor] = rng.pick(DEVICES);
+    return { what: `the model is a copy of /dev/${name}`, model: extBase().model, data: extBase().data, modelPath: 'src/dev.onnx', files: [{ kind: 'device', path: 'src/dev.onnx', major, minor }] };
+  },
+  (rng) => {
+    const target = rng.pick(['/dev/zero', '/dev/null', '/dev/full', '../outside']);
+    return { what: `the model is a symlink to ${target}`, model: extBase().model, data: extBase().data, modelPath: 'src/link.onnx', files: [{ kind: 'symlink', path: 'src/link.onnx', target }] };
+  },
+  () => ({ what: 'the model is a directory', model: extBase().model, data: extBase().data, modelPath: 'src/dir.onnx', files: [{ kind: 'dir', path: 'src/dir.onnx' }] }),
+  (rng) => {
+    const target = rng.pick(['../src/model.onnx', '../src/model.onnx.data']);
+    return { what: `the output is a symlink to ${target}`, model: extBase().model, data: extBase().data, files: [{ kind: 'symlink', path: 'out/model.onnx', target }] };
+  },
+  (rng) => {
+    const [name, major, minor] = rng.pick(DEVICES);
+    return { what: `the output is a copy of /dev/${name}`, model: extBase().model, data: extBase().data, files: [{ kind: 'device', path: 'out/model.onnx', major, minor }] };
+  },
+  () => ({ what: 'the output is a directory', model: extBase().model, data: extBase().data, files: [{ kind: 'dir', path: 'out/model.onnx' }] }),
+  () => ({
+    what: 'the output folder is under a regular file',
+    model: extBase().model,
+    data: extBase().data,
+    output: 'out/file/model.onnx',
+    files: [{ kind: 'file', path: 'out/file', bytes: new TextEncoder().encode('a file, not a folder') }],
+  }),
+  () => {
+    // out/ holds a.onnx and the old model.onnx, both reading model.onnx.data: replacing model.onnx must keep it.
+    const b = extBase();
+    const [loc, bytes] = [...b.data][0]!;
+    return {
+      what: 'the output replaces a model whose data another .onnx in its folder shares',
+      model: b.model,
+      data: b.data,
+      mustKeep: [`out/${loc}`, 'out/a.onnx'],
+      files: [
+        { kind: 'file', path: 'out/model.onnx', bytes: b.model },
+        { kind: 'file', path: 'out/a.onnx', bytes: b.model },
+        { kind: 'file', path: `out/${loc}`, bytes },
+      ],
+    };
+  },
+  (rng) => {
+    // The old output's tensor reads 16 bytes of notes.txt: not its own file, so it must stay.
+    const notes = new TextEncoder().encode('notes that are not model data\n'.repeat(rng.int(2, 40)));
+    const w = extTensor('w', [4], [['location', 'notes.txt'], ['offset', String(rng.int(0, 8))], ['length', '16']]);
+    const old = modelToBytes(model(graph({ input: [vi('x')], output: [vi('y')], initializer: [w], node: [nd('Add', ['x', 'w'], ['y'])] })));
+    return {
+      what: `the output replaces a model pointing into notes.txt (${notes.byteLength} bytes)`,
+      model: extBase().model,
+      data: extBase().data,
+      mustKeep: ['out/notes.txt'],
+      files: [
+        { kind: 'file', path: 'out/model.onnx', bytes: old },
+        { kind: 'file', path: 'out/notes.txt', bytes: notes },
+      ],
+    };
+  },
+  () => {
+    // Keep mode with the data in a sub-folder that is, in the output, a symlink to outside/.
+    const b = extBase();
+    const m = fromBinary(ModelProtoSchema, b.model);
+    const [loc, bytes] = [...b.data][0]!;
+    for (const t of m.graph!.initializer) for (const e of t.externalData) if (e.key === 'location') e.value = `sub/${loc}`;
+    return {
+      what: 'keep mode, data in sub/, and out/sub is a symlink to ../outside',
+      model: toBinary(ModelProtoSchema, m),
+      save: { externalData: 'keep' },
+      files: [
+        { kind: 'dir', path: 'src/sub' },
+        { kind: 'file', path: `src/sub/${loc}`, bytes },
+        { kind: 'symlink', path: 'out/sub', target: '../outside' },
+      ],
+    };
+  },
+];
 
 export function flipBits(rng: Rng, bytes: Uint8Array, n: number): Uint8Array {
   const out = Uint8Array.from(bytes);
@@ -715,6 +834,7 @@ export function materialize(c: FuzzCase, root: string): void {
     const p = join(root, f.path);
     if (f.kind === 'dir') mkdirSync(p, { recursive: true }); // src/ and outside/ usually exist already
     else if (f.kind === 'file') writeFileSync(p, f.bytes);
+    else if (f.kind === 'device') execFileSync('mknod', [p, 'c', String(f.major), String(f.minor)]);
     else symlinkSync(f.target, p);
   }
 }

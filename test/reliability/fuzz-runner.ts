@@ -1,9 +1,10 @@
 /**
  * Runs one fuzz case and checks the reader's contract:
  * - loading either succeeds or throws an OnnxOptError (never another exception type);
- * - a loaded model passes verifyModel without throwing, and saving it to a fresh folder either
- *   works (the folder then holds exactly the model and its data files, and the result loads
- *   again) or throws an OnnxOptError and leaves no temporary files;
+ * - a loaded model passes verifyModel without throwing, and saving it either works (the output
+ *   folder then holds the model and its data files and nothing new besides, and the result loads
+ *   again) or throws an OnnxOptError and leaves the output folder exactly as it was;
+ * - files a case marks as not the writer's (another model's data, notes) are byte-identical after;
  * - no file outside the output folder is created, removed or changed (content hash and mtime),
  *   including the canary beside the model folder that `..` and symlinks point at;
  * - no single allocation is far bigger than the case's files (a declared size is never allocated
@@ -12,7 +13,7 @@
  */
 import { createHash } from 'node:crypto';
 import { lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync, unlinkSync } from 'node:fs';
-import { basename, join } from 'node:path';
+import { basename, join, relative } from 'node:path';
 import { saveModel } from '../../src/codegen/write-model.js';
 import { OnnxOptError } from '../../src/errors.js';
 import { loadModel } from '../../src/io/read-model.js';
@@ -55,6 +56,8 @@ function snapshot(dir: string, skip: string, out: Snapshot = new Map(), rel = ''
     else if (st.isDirectory()) {
       out.set(r, 'dir');
       snapshot(dir, skip, out, r);
+    } else if (!st.isFile()) {
+      out.set(r, `special ${st.mode} ${st.rdev}`); // a device: never read (/dev/zero never ends)
     } else {
       const hash = createHash('sha256').update(readFileSync(p)).digest('hex').slice(0, 16);
       out.set(r, `file ${st.size} ${st.mtimeMs} ${hash}`);
@@ -93,10 +96,12 @@ function resetRoot(root: string): void {
 export function runCase(c: FuzzCase, root: string, options: RunCaseOptions): Outcome {
   resetRoot(root);
   materialize(c, root);
+  const outModel = join(root, c.output ?? 'out/model.onnx');
   const outDir = join(root, 'out');
-  const outModel = join(outDir, 'model.onnx');
   const fileBytes = c.files.reduce((s, f) => s + (f.kind === 'file' ? f.bytes.byteLength : 0), 0);
   const before = snapshot(root, 'out');
+  const outBefore = snapshot(outDir, '');
+  const kept = new Map((c.mustKeep ?? []).map((f) => [f, snapshot(join(root, f, '..'), '').get(basename(f))]));
   const o: Outcome = { seed: c.seed, index: c.index, family: c.family, what: c.what, result: 'failed', ms: 0, largestAllocation: 0, failures: [] };
 
   takeLargestAllocation();
@@ -121,9 +126,11 @@ export function runCase(c: FuzzCase, root: string, options: RunCaseOptions): Out
       try {
         const r = saveModel(model, outModel, c.save);
         o.result = 'saved';
-        const expected = [r.modelPath, ...r.dataFiles].map((p) => basename(p)).sort();
-        const listed = readdirSync(outDir).sort();
-        if (listed.join('|') !== expected.join('|')) o.failures.push(`the output folder holds [${listed.join(', ')}], expected [${expected.join(', ')}]`);
+        const expected = [r.modelPath, ...r.dataFiles].map((p) => relative(outDir, p));
+        const listed = [...snapshot(outDir, '')].filter(([, v]) => v !== 'dir').map(([k]) => k);
+        const missing = expected.filter((e) => !listed.includes(e));
+        const stray = listed.filter((l) => !expected.includes(l) && !outBefore.has(l));
+        if (missing.length || stray.length) o.failures.push(`the output folder holds [${listed.join(', ')}], expected [${expected.join(', ')}] and what was there before`);
         try {
           loadModel(outModel);
         } catch (e) {
@@ -134,8 +141,8 @@ export function runCase(c: FuzzCase, root: string, options: RunCaseOptions): Out
           o.result = 'loaded';
           o.code = e.code;
           o.message = e.message.slice(0, 300);
-          const left = readdirSync(outDir, { withFileTypes: true }).filter((d) => !d.isDirectory());
-          if (left.length) o.failures.push(`a failed save left files: ${left.map((d) => d.name).join(', ')}`);
+          const changed = diff(outBefore, snapshot(outDir, ''));
+          if (changed.length) o.failures.push(`a failed save changed the output folder: ${changed.slice(0, 5).join('; ')}`);
         } else o.failures.push(`saveModel threw ${describe(e)}`);
       }
     }
@@ -148,6 +155,10 @@ export function runCase(c: FuzzCase, root: string, options: RunCaseOptions): Out
   if (o.largestAllocation > allocLimit) o.failures.push(`allocated ${o.largestAllocation} bytes at once (limit ${allocLimit} for ${fileBytes} bytes of files)`);
   const budget = options.budgetMs + Math.round((10 * fileBytes) / 1024);
   if (o.ms > budget) o.failures.push(`took ${o.ms} ms (budget ${budget} ms for ${fileBytes} bytes of files)`);
+  for (const [f, state] of kept) {
+    const now = snapshot(join(root, f, '..'), '').get(basename(f));
+    if (now !== state) o.failures.push(`${f} is not the writer's, yet changed: ${state} → ${now ?? 'gone'}`);
+  }
   const touched = diff(before, snapshot(root, 'out'));
   if (touched.length) o.failures.push(`files outside the output folder changed: ${touched.slice(0, 5).join('; ')}`);
   if (o.failures.length) o.result = 'failed';

@@ -19,7 +19,8 @@ describe('fuzzing the reader', () => {
     expect(s.outcomes).toHaveLength(FUZZ_CASES);
     // Every family ran, and the cases reach every outcome the reader has.
     for (const f of FAMILIES) expect(s.byFamily[f] ?? 0, f).toBeGreaterThanOrEqual(f === 'scale' ? 10 : 50);
-    for (const r of ['saved', 'refused:PARSE', 'refused:INVALID_MODEL', 'refused:EXTERNAL_DATA_PATH', 'refused:EXTERNAL_DATA_RANGE', 'refused:EXTERNAL_DATA_MISSING']) {
+    // refused:USAGE / loaded:USAGE: the paths family's devices, directories and links as model or output.
+    for (const r of ['saved', 'refused:PARSE', 'refused:INVALID_MODEL', 'refused:EXTERNAL_DATA_PATH', 'refused:EXTERNAL_DATA_RANGE', 'refused:EXTERNAL_DATA_MISSING', 'refused:USAGE', 'loaded:USAGE']) {
       expect(s.byResult[r] ?? 0, r).toBeGreaterThanOrEqual(20);
     }
     const slowest = s.slowest[0]!;
@@ -30,7 +31,7 @@ describe('fuzzing the reader', () => {
     const digest = (seed: number, index: number) => {
       const c = generateCase(seed, index);
       const h = createHash('sha256').update(c.what).update(JSON.stringify(c.save));
-      for (const f of c.files) h.update(f.path).update(f.kind === 'file' ? f.bytes : f.kind === 'symlink' ? f.target : 'dir');
+      for (const f of c.files) h.update(f.path).update(f.kind === 'file' ? f.bytes : f.kind === 'symlink' ? f.target : f.kind === 'device' ? `${f.major},${f.minor}` : 'dir');
       return h.digest('hex');
     };
     for (const i of [0, 1, 17, 499, 1999]) expect(digest(FUZZ_SEED, i)).toBe(digest(FUZZ_SEED, i));

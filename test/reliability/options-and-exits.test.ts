@@ -4,7 +4,8 @@
  * names that print nothing; a golden set that checks nothing fails; the verifier rejects nodes
  * with an empty op type, and a pipeline that produces one writes nothing.
  */
-import { existsSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { DataType } from '../../src/ir/dtype.js';
@@ -61,6 +62,22 @@ describe('user errors exit 2, not 3 (case 11)', () => {
   it('-o under a regular file (codegen)', () => refused((m, d) => ['codegen', m, '-o', join(d, 'model.onnx', 'r.ts')], /r\.ts: cannot create the output: .*model\.onnx is a regular file/));
   it('-o under a regular file (golden make)', () => refused((m, d) => ['golden', 'make', m, '-o', join(d, 'model.onnx', 'g')], /g: cannot create the output: .*model\.onnx is a regular file/));
   it('--report under a regular file', () => refused((m, d) => [m, '-o', join(d, 'o.onnx'), '--passes=dce', '--report', join(d, 'model.onnx', 'r.json')], /r\.json: cannot create the output/));
+
+  it('--config that is a device, and golden check given a file for its folder', async () => {
+    const [d, model] = input();
+    execFileSync('mknod', [join(d, 'cfg.json'), 'c', '1', '5']);
+    const before = snapshot(d);
+    expectUsageError(await runMain(['--config', join(d, 'cfg.json')]), /cfg\.json: is a character device, not a regular file/);
+    expectUsageError(await runMain(['golden', 'check', model, model]), /model\.onnx: is a file; golden check takes the folder/);
+    expect(entries(snapshot(d))).toEqual(entries(before));
+  });
+
+  it('golden check with a data-set file that is a symlink to /dev/zero: exit 2', async () => {
+    const [d, model] = input();
+    mkdirSync(join(d, 'test_data_set_0'));
+    symlinkSync('/dev/zero', join(d, 'test_data_set_0', 'input_0.pb'));
+    expectUsageError(await runMain(['golden', 'check', model, d]), /input_0\.pb: is a character device, not a regular file/);
+  });
 
   it('a plugin whose factory throws', async () => {
     const [d, model] = input();

@@ -34,7 +34,8 @@ export async function goldenCheckCommand(args: GoldenCheckArgs): Promise<number>
   for (const [name, v] of [['rtol', args.rtol], ['atol', args.atol]] as const) {
     if (v !== undefined && !(Number.isFinite(v) && v >= 0)) throw new OnnxOptError('USAGE', `--${name} expects a number of at least 0, got '${v}'`);
   }
-  statInputFile(args.dir, { allowDirectory: true });
+  const dir = statInputFile(args.dir, { allowDirectory: true });
+  if (!dir.isDirectory()) throw new OnnxOptError('USAGE', 'is a file; golden check takes the folder that holds test_data_set_N', { file: args.dir });
   const r = await checkGoldenSets(loadModel(args.model), args.dir, { tolerance: { rtol: args.rtol ?? 1e-3, atol: args.atol ?? 1e-7 } });
   if (args.json) process.stdout.write(JSON.stringify(r, null, 2) + '\n');
   else {
