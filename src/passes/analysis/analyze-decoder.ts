@@ -4,6 +4,7 @@ import type { Value } from '../../ir/value.js';
 import { findMatches } from '../pattern/index.js';
 import { FUSED_LAYERS_KEY, type AttentionInfo, type FfnInfo, type LayerInfo, type LayerMap, type NormInfo, type UnrecognizedLayer, type WeightRef } from './layer-map.js';
 import { backwardNodes, dependsOn, forwardNodes, graphInputsUpstream } from './slices.js';
+import { scaledSublayerOutput } from './spellings/common.js';
 import { throughNoOpCasts } from './stream-casts.js';
 import type { FfnFound, NormFound, Spelling } from './spelling.js';
 import { matmulWeight } from './spelling.js';
@@ -81,7 +82,7 @@ export function analyzeDecoder(model: Model, options: AnalyzeOptions = {}): Laye
 
   const attentionOps = new Set(spellings.flatMap((s) => s.attentionOps));
   // A stream add whose operand is an FFN output is the previous layer's FFN join, not an attention.
-  const ffnOutputs = new Set(ffns.flatMap((f) => [f.item.output, ...(normReading(f.item.output, norms) ? [normReading(f.item.output, norms)!.output] : [])]));
+  const ffnOutputs = new Set(ffns.flatMap((f) => [f.item.output, ...[normReading(f.item.output, norms)?.output, scaledSublayerOutput(f.item.output)?.output].filter((v) => v !== undefined)]));
   const layers: LayerInfo[] = [];
   const unrecognized: UnrecognizedLayer[] = [];
   const usedSpellings = new Set<string>();
@@ -104,7 +105,10 @@ export function analyzeDecoder(model: Model, options: AnalyzeOptions = {}): Laye
     const xMid = streamOf(norm2);
     // Sandwich norms (Gemma 2): the FFN output is normalized before it joins the stream.
     const postNorm = findJoin(ffn.output, xMid, norms) ? undefined : normReading(ffn.output, norms);
-    const ffnJoin = findJoin(postNorm ? postNorm.output : ffn.output, xMid, norms);
+    // Granite scales it by a constant instead: the product is what the FFN adds.
+    const scaled = postNorm || findJoin(ffn.output, xMid, norms) ? undefined : scaledSublayerOutput(ffn.output);
+    const added = postNorm?.output ?? scaled?.output ?? ffn.output;
+    const ffnJoin = findJoin(added, xMid, norms);
     // Attention: what was added to the stream just before the FFN's norm.
     let attention: AttentionInfo | undefined;
     let xIn = xMid;
@@ -138,9 +142,10 @@ export function analyzeDecoder(model: Model, options: AnalyzeOptions = {}): Laye
       norm: stripNorm(norm2),
       kind: ffn.kind,
       input: ffn.input,
-      output: ffn.output,
+      output: scaled ? scaled.output : ffn.output,
       residualAdd: ffnJoin.node,
-      nodes: ffn.nodes,
+      nodes: scaled ? [...ffn.nodes, scaled.node] : ffn.nodes,
+      ...(scaled ? { outputScale: scaled.factor } : {}),
       gate: ffn.gate,
       up: ffn.up,
       down: ffn.down,

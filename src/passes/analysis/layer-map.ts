@@ -105,6 +105,8 @@ export interface FfnInfo {
    * `x + N_post(FFN(N(x)))`. A sum of such FFNs is not one wide FFN, so ffn-fuse refuses them.
    */
   postNorm?: NormInfo;
+  /** A constant the FFN output is multiplied by before the residual add (Granite); `output` is the product. */
+  outputScale?: number;
 }
 
 export interface LayerInfo {

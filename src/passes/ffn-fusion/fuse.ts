@@ -31,6 +31,8 @@ export function fuseGroup(model: Model, map: LayerMap, group: readonly [number, 
   const bad = (m: string) => new OnnxOptError('UNSUPPORTED', `ffn-fuse: group [${j},${k}]: ${m}`);
   if (ffns.some((f) => f.kind !== first.kind || f.activation !== first.activation)) throw bad('the FFNs are not all of one kind');
   if (ffns.some((f) => f.norm.kind !== first.norm.kind)) throw bad('the FFNs use different norm kinds');
+  // One scaling of the sum is exact only when every FFN is scaled alike (Granite: one multiplier).
+  if (ffns.some((f) => f.outputScale !== first.outputScale)) throw bad('the FFN outputs are scaled by different residual multipliers');
   if (mode === 'exact' && ffns.some((f) => f.norm.epsilon !== first.norm.epsilon)) {
     throw bad(`the norms' epsilons differ (${[...new Set(ffns.map((f) => f.norm.epsilon))].join(', ')}); one shared norm cannot be exact`);
   }
@@ -148,6 +150,8 @@ export function fuseGroup(model: Model, map: LayerMap, group: readonly [number, 
   const lo = layers[0]!.span?.[0] ?? j;
   const hi = layers[layers.length - 1]!.span?.[1] ?? k;
   fused.producer!.setMetadata(FUSED_LAYERS_KEY, `${lo}-${hi}`);
+  // The FFN rules end at the down projection (a residual multiplier may follow): tag it too.
+  replace.get(first.down.node.output(0))?.producer?.setMetadata(FUSED_LAYERS_KEY, `${lo}-${hi}`);
   fused.type = first.output.type;
 
   // Join the fused FFN to x_j where layer k's FFN joined the stream.

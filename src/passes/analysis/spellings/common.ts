@@ -1,4 +1,6 @@
-import { constantSource } from '../../pattern/constants.js';
+import type { Node } from '../../../ir/node.js';
+import type { Value } from '../../../ir/value.js';
+import { constantScalar, constantSource } from '../../pattern/constants.js';
 import { defineRule, fail, ok, type Match } from '../../pattern/index.js';
 import { backwardNodes } from '../slices.js';
 import type { FfnFound } from '../spelling.js';
@@ -150,4 +152,18 @@ export function describeGeglu(m: Match): FfnFound | string {
     activation: act === 'Tanh' ? 'gelu-tanh' : act === 'Erf' ? 'gelu-erf' : 'gelu',
     nodes: [...m.nodes, ...m.constantNodes],
   };
+}
+
+/**
+ * A sublayer output scaled by a constant before the residual add: Granite's residual_multiplier
+ * (`x + m · FFN(N(x))`, and the same after attention). Returns the Mul and its factor when `v`'s
+ * only reader is such a scaling.
+ */
+export function scaledSublayerOutput(v: Value): { node: Node; output: Value; factor: number } | undefined {
+  if (v.uses.length !== 1) return undefined;
+  const n = v.uses[0]!.node;
+  if (n.opType !== 'Mul' || n.domain !== '' || n.inputs.length !== 2) return undefined;
+  const other = n.inputs[1 - v.uses[0]!.index];
+  const factor = other ? constantScalar(other) : undefined;
+  return factor === undefined ? undefined : { node: n, output: n.output(0), factor };
 }
