@@ -147,16 +147,20 @@ def logits_read_last_layer(path: Path, layers: int) -> bool:
     """Whether any weight of the last layer is an ancestor of `logits` (a broken export's check)."""
     g = onnx.load(str(path), load_external_data=False).graph
     producer = {o: n for n in g.node for o in n.output}
-    seen, stack = set(), ["logits"]
+    seen, stack, names = set(), ["logits"], []
     while stack:
         v = stack.pop()
         if v in seen:
             continue
         seen.add(v)
+        names.append(v)
         if v in producer:
-            stack.extend(i for i in producer[v].input if i)
-    last = [f"layers.{layers - 1}.", f"h.{layers - 1}.", f"layers.{layers - 1}/", f"h.{layers - 1}/"]
-    return any(any(k in v for k in last) for v in seen)
+            n = producer[v]
+            names.append(n.name)
+            names.extend(p.value for p in n.metadata_props if p.key == "namespace")  # torch.onnx names values val_N
+            stack.extend(i for i in n.input if i)
+    last = [f"layers.{layers - 1}.", f"h.{layers - 1}.", f"layers.{layers - 1}/", f"h.{layers - 1}/", f"layers.{layers - 1}:"]
+    return any(any(k in v for k in last) for v in names)
 
 
 def lm_head_input(path: Path) -> str:
@@ -207,7 +211,7 @@ def export_optimum(arch: A.Arch, model, hf: Path) -> list[dict]:
             if "model.onnx" not in onnx_files:
                 raise RuntimeError(f"optimum wrote {onnx_files}, no model.onnx")
             save_inline(tmp / "model.onnx", out / "model.onnx")
-            for f in ["config.json", "generation_config.json"]:
+            for f in ["config.json", "generation_config.json", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"]:
                 if (tmp / f).exists():
                     shutil.copy(tmp / f, out / f)
             # optimum traces the model with SDPA attention (transformers' SDPA path has no attention-logit
