@@ -44,6 +44,11 @@ export interface Spelling {
   ffns: FfnRecognizer[];
   /** Ops (`domain::op`, '' domain for ONNX) whose presence marks a fused attention sublayer. */
   attentionOps: string[];
+  /**
+   * Exact rewrites of this exporter's projections into the plain MatMul form that ffn-fuse widens
+   * (applied only to the FFNs being fused).
+   */
+  canonicalize?: AnyRule[];
 }
 
 /** A float MatMul weight: the initializer, or one behind a Transpose (stored [out, in]). */

@@ -8,6 +8,9 @@ import { Node } from '../../ir/node.js';
 import { Tensor } from '../../ir/tensor.js';
 import type { Value } from '../../ir/value.js';
 import { removeDeadNodes } from '../attn-prune/remove-attention.js';
+import { analyzeDecoder } from '../analysis/analyze-decoder.js';
+import { ALL_SPELLINGS } from '../analysis/spellings/index.js';
+import { applyMatch, findMatches } from '../pattern/index.js';
 import { FUSED_LAYERS_KEY, type FfnInfo, type LayerMap, type NormInfo, type WeightRef } from '../analysis/layer-map.js';
 import { columnSlice2d, concat2d, readFloats, transpose2d, vecMat, vectorTensor } from './weights.js';
 
@@ -22,9 +25,10 @@ const PROVENANCE = 'onnx-opt.rule';
  * input rows (and LayerNorm β_t into the first bias), so one scale-free norm with the same epsilon
  * feeds the fused FFN: exact for the parallel form. Paper mode uses layer k's norm for every FFN.
  */
-export function fuseGroup(model: Model, map: LayerMap, group: readonly [number, number], mode: FuseMode = 'exact'): { nodesAdded: number } {
+export function fuseGroup(model: Model, givenMap: LayerMap, group: readonly [number, number], mode: FuseMode = 'exact'): { nodesAdded: number } {
   const [j, k] = group;
   const g = model.graph;
+  const map = canonicalizeGroup(model, givenMap, j, k) ? analyzeDecoder(model) : givenMap;
   const layers = map.layers.filter((l) => l.index >= j && l.index <= k).sort((a, b) => a.index - b.index);
   const ffns = layers.map((l) => l.ffn!);
   const first = ffns[0]!;
@@ -180,6 +184,24 @@ export function fuseGroup(model: Model, map: LayerMap, group: readonly [number, 
   removeDeadNodes(model);
   if (!g.sortTopologically()) throw bad('the rewrite made a cycle (a bug)');
   return { nodesAdded: added.length };
+}
+
+/**
+ * Rewrites the group's projections into plain MatMuls with the spellings' exact canonicalization
+ * rules (GPT-2's Conv1D), so the fused FFN can be cloned from layer j's. True when anything changed.
+ */
+function canonicalizeGroup(model: Model, map: LayerMap, j: number, k: number): boolean {
+  const within = new Set(map.layers.filter((l) => l.index >= j && l.index <= k).flatMap((l) => l.ffn?.nodes ?? []));
+  let changed = false;
+  for (const rule of ALL_SPELLINGS.flatMap((s) => s.canonicalize ?? [])) {
+    for (const m of findMatches(model, rule, { within: [...within] })) {
+      if (m.nodes.some((n) => n.graph !== model.graph)) continue;
+      applyMatch(m, rule, model);
+      changed = true;
+    }
+  }
+  if (changed) model.graph.sortTopologically();
+  return changed;
 }
 
 function asInOutDims(w: WeightRef): number[] {

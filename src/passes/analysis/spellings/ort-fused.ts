@@ -1,6 +1,6 @@
 import type { Node } from '../../../ir/node.js';
 import { constantSource } from '../../pattern/constants.js';
-import { defineRule, type Match } from '../../pattern/index.js';
+import { defineRule, fail, ok, type Match } from '../../pattern/index.js';
 import type { FfnFound, NormFound, Spelling } from '../spelling.js';
 import { matmulWeight, producerIn } from '../spelling.js';
 import { describeSwiglu, swigluRule } from './common.js';
@@ -97,21 +97,26 @@ export const mlpRule = defineRule({
       op.MatMul(z, op.any(), { as: 'fc' }),
       // torch.onnx on 2-D inputs (OPT flattens tokens): Gemm(z, W, b, transB=1).
       op.Gemm(z, op.any(), op.var('b1', { constant: true }), { as: 'fc' }),
+      // HF Conv1D (GPT-2): Reshape(Gemm(Reshape(z, [-1, d]), W, b), [B, S, n]).
+      op.Reshape(op.Gemm(op.Reshape(z, op.any(), { allowOtherInputs: true }), op.any(), op.var('b1', { constant: true }), { as: 'fc' }), op.any(), { allowOtherInputs: true }),
     );
     const h = fc;
+    // The activation's output may also feed Shape reads (Conv1D computes its reshape target from it).
+    const ext = { allowExternalUses: true };
     const act = op.oneOf(
-      op.Gelu(h, { as: 'act' }),
-      op.Relu(h, { as: 'act' }),
-      op.call('FastGelu', [op.MatMul(z, op.any(), { as: 'fc' })], { domain: 'com.microsoft', allowOtherInputs: true, as: 'act' }),
-      op.call('BiasGelu', [op.MatMul(z, op.any(), { as: 'fc' }), op.var('b1', { constant: true })], { domain: 'com.microsoft', as: 'act' }),
-      op.Mul(op.Mul(h, op.Add(op.Erf(op.Div(h, op.var('sqrt2', { constant: true })), { as: 'act' }), 1)), 0.5),
+      op.Gelu(h, { as: 'act', ...ext }),
+      op.Relu(h, { as: 'act', ...ext }),
+      op.call('FastGelu', [op.MatMul(z, op.any(), { as: 'fc' })], { domain: 'com.microsoft', allowOtherInputs: true, as: 'act', ...ext }),
+      op.call('BiasGelu', [op.MatMul(z, op.any(), { as: 'fc' }), op.var('b1', { constant: true })], { domain: 'com.microsoft', as: 'act', ...ext }),
+      op.Mul(op.Mul(h, op.Add(op.Erf(op.Div(h, op.var('sqrt2', { constant: true })), { as: 'act' }), 1)), 0.5, ext),
       // GPT-2's gelu_new: 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³)))
-      op.Mul(op.Mul(0.5, h), op.Add(1, op.Tanh(op.Mul(op.var('c1', { constant: true }), op.Add(h, op.Mul(op.var('c2', { constant: true }), op.Pow(h, 3)))), { as: 'act' }))),
+      op.Mul(op.Mul(0.5, h), op.Add(1, op.Tanh(op.Mul(op.var('c1', { constant: true }), op.Add(h, op.Mul(op.var('c2', { constant: true }), op.Pow(h, 3)))), { as: 'act' })), ext),
     );
     return op.oneOf(
       op.Add(op.MatMul(act, op.any(), { as: 'proj' }), op.var('b2', { constant: true })),
       op.MatMul(act, op.any(), { as: 'proj' }),
       op.Gemm(act, op.any(), op.var('b2', { constant: true }), { as: 'proj' }),
+      op.Reshape(op.Gemm(op.Reshape(act, op.any(), { allowOtherInputs: true }), op.any(), op.var('b2', { constant: true }), { as: 'proj' }), op.any(), { allowOtherInputs: true }),
     );
   },
 });
@@ -132,6 +137,32 @@ export function describeMlp(m: Match): FfnFound | string {
   if ((b.b1 && !upBias) || (b.b2 && !downBias)) return 'a projection bias is not a constant';
   return { input: b.z!, output: m.outputs[0]!, kind, gate: undefined, up, down, upBias, downBias, activation: op === 'Erf' ? 'gelu-erf' : op.toLowerCase(), nodes: [...m.nodes] };
 }
+
+/**
+ * HF Conv1D as torch.onnx exports it (GPT-2's c_fc/c_proj): `Reshape(Gemm(Reshape(x, [-1, d_in]),
+ * W, b), [..., d_out])`, the reshape targets computed from x's Shape. A MatMul broadcasts over the
+ * leading dims, so `Add(MatMul(x, W), b)` is the same linear map, and it is what ffn-fuse can widen
+ * (the Conv1D targets carry the old width as a constant).
+ */
+export const conv1dLinear = defineRule({
+  name: 'conv1d-linear',
+  description: 'Reshape(Gemm(Reshape(x), W, b)) → Add(MatMul(x, W), b)',
+  vars: ['x', 'w', 'b'],
+  pattern: (op, x, w, b) => op.Reshape(op.Gemm(op.Reshape(x, op.any(), { allowOtherInputs: true }), w, b, { as: 'gemmOut' }), op.any(), { allowOtherInputs: true }),
+  check: (ctx, { w, b, gemmOut }) => {
+    const gemm = gemmOut!.producer!;
+    if (gemm.attrInt('transA', 0) !== 0 || gemm.attrFloat('alpha', 1) !== 1 || gemm.attrFloat('beta', 1) !== 1) return fail('the Gemm scales or transposes its input', gemmOut!);
+    const dims = ctx.constant(w!)?.dims;
+    if (!dims || dims.length !== 2) return fail('the Conv1D weight is not a 2-D constant', w!);
+    const bias = ctx.constant(b!)?.dims;
+    const out = gemm.attrInt('transB', 0) === 1 ? dims[0] : dims[1];
+    return bias && bias.length === 1 && bias[0] === out ? ok() : fail('the Conv1D bias is not a vector of the output width', b!);
+  },
+  rewrite: (op, { x, w, b, gemmOut }) => {
+    const weight = gemmOut!.producer!.attrInt('transB', 0) === 1 ? op.Transpose(w!, { attrs: { perm: [1, 0] } }) : w!;
+    return op.Add(op.MatMul(x!, weight), b!);
+  },
+});
 
 const attentionOps = ['com.microsoft::GroupQueryAttention', 'com.microsoft::MultiHeadAttention', 'com.microsoft::Attention', '::Attention'];
 
@@ -161,4 +192,5 @@ export const layerNormModels: Spelling = {
   ],
   ffns: [{ rule: mlpRule, describe: describeMlp }],
   attentionOps,
+  canonicalize: [conv1dLinear],
 };
