@@ -2,7 +2,6 @@ import { OnnxOptError } from '../../errors.js';
 import { Attribute } from '../../ir/attribute.js';
 import type { Model } from '../../ir/model.js';
 import type { Node } from '../../ir/node.js';
-import { typesEqual } from '../../ir/types.js';
 import type { Value } from '../../ir/value.js';
 import { presentCandidates } from '../../runtime/decoder-inputs.js';
 import type { LayerInfo } from '../analysis/layer-map.js';
@@ -54,14 +53,23 @@ function isShapeRead(n: Node): boolean {
 }
 
 /**
- * A kept cache input whose declared shape equals `v`'s, so that `Shape(v)` (an exporter's way to
+ * A kept cache input whose declared shape matches `v`'s, so that `Shape(v)` (an exporter's way to
  * read the past length) can read it instead: every layer's cache carries the same batch and past
- * length, and equal declared shapes fix the rest.
+ * length, and equal static dims (heads, head size) fix the rest. Symbolic dims may be named
+ * differently: the dynamo exporter gives each layer's past length its own symbol.
  */
 function shapeStandIn(v: Value, excluded: ReadonlySet<Value>): Value | undefined {
   const t = v.type;
   if (t?.kind !== 'tensor' || !t.shape) return undefined;
-  return v.graph.inputs.find((c) => c !== v && !excluded.has(c) && !c.initializer && typesEqual(c.type, t) && c.uses.some((u) => !isShapeRead(u.node)));
+  const matches = (c: Value) => {
+    const u = c.type;
+    if (u?.kind !== 'tensor' || !u.shape || u.dtype !== t.dtype || u.shape.length !== t.shape!.length) return false;
+    return u.shape.every((d, i) => {
+      const e = t.shape![i];
+      return typeof d === 'number' || typeof e === 'number' ? d === e : d !== null && e !== null;
+    });
+  };
+  return v.graph.inputs.find((c) => c !== v && !excluded.has(c) && !c.initializer && matches(c) && c.uses.some((u) => !isShapeRead(u.node)));
 }
 
 /** Moves the Shape/Size reads of a removed layer's cache inputs to a kept cache of the same shape. */

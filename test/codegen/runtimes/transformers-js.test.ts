@@ -18,7 +18,7 @@ import { tempDir } from '../../helpers/paths.js';
  * num_hidden_layers and ignores the cache inputs the pruned graph no longer has.
  */
 
-const EXPORTS = join(process.env.DEV_EXPORTS ?? resolve(import.meta.dirname, '../../fixtures/exports'), 'optimum');
+const EXPORTS = resolve(import.meta.dirname, '../../fixtures/exports/optimum');
 registerBuiltinPasses();
 
 async function greedyWithOnnxOpt(modelPath: string, prompt: number[], newTokens: number): Promise<number[]> {
