@@ -76,6 +76,28 @@ export const packedSwigluRule = defineRule({
   check: (ctx, { gateStart, gateEnd, upStart }) => (ctx.scalar(gateStart!) === 0 && gateEnd === upStart ? ok() : fail('the slices are not the two halves of one projection', gateStart!)),
 });
 
+/** The same with `Split(num_outputs=2)` (the dynamo exporter's spelling of chunk(2)). */
+export const packedSplitSwigluRule = defineRule({
+  name: 'swiglu-packed-split',
+  description: 'gate, up = Split(MatMul(z, W_gate_up), num_outputs=2); down(silu(gate) * up)',
+  vars: ['z'],
+  pattern: (op, z) => {
+    const packed = op.MatMul(z, op.any(), { as: 'gateUpOut' });
+    const halves = op.Split(packed, { as: 'split' });
+    const g = halves.output(0, 'gateOut');
+    const u = halves.output(1, 'upOut');
+    return op.MatMul(op.Mul(u, op.Mul(g, op.Sigmoid(g))), op.any(), { as: 'downOut' });
+  },
+  // Equal halves of the last axis: a wider packed weight still splits into all gates, then all ups.
+  check: (_ctx, { gateOut }) => {
+    const split = gateOut!.producer!;
+    const axis = split.attrInt('axis', 0)!;
+    const rank = gateOut!.type?.kind === 'tensor' ? gateOut!.type.shape?.length : undefined;
+    const last = axis === -1 || (rank !== undefined && axis === rank - 1) || axis === 2;
+    return split.attrInt('num_outputs') === 2 && split.outputs.length === 2 && last ? ok() : fail('the Split is not two equal halves of the last axis', gateOut!);
+  },
+});
+
 export function describePackedSwiglu(m: Match): FfnFound | string {
   const b = m.bindings;
   const packed = matmulWeight(producerIn(m, b.gateUpOut));
@@ -85,8 +107,8 @@ export function describePackedSwiglu(m: Match): FfnFound | string {
   const width = packed.transposed ? d[0]! : d[1]!;
   if (d.length !== 2 || width % 2 !== 0) return 'the packed gate_up weight cannot be split in halves';
   const half = width / 2;
-  // The slice bounds are computed from the packed output's Shape: they belong to this FFN too.
-  const bounds = backwardNodes([b.gateStart!, b.gateEnd!, b.upStart!, b.upEnd!], { stopAt: new Set([b.gateUpOut!]) });
+  // Slice bounds are computed from the packed output's Shape: they belong to this FFN too.
+  const bounds = b.gateStart ? backwardNodes([b.gateStart, b.gateEnd!, b.upStart!, b.upEnd!], { stopAt: new Set([b.gateUpOut!]) }) : [];
   return {
     input: b.z!,
     output: m.outputs[0]!,

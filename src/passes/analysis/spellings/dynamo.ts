@@ -1,6 +1,6 @@
 import { defineRule, fail, ok } from '../../pattern/index.js';
 import type { Spelling } from '../spelling.js';
-import { describeSwiglu, swigluRule } from './common.js';
+import { describePackedSwiglu, describeSwiglu, packedSplitSwigluRule, swigluRule } from './common.js';
 import { describeRms, rmsCheck, scalarReader } from './torchscript.js';
 
 /**
@@ -47,6 +47,9 @@ export const dynamo: Spelling = {
     { rule: rmsNormDynamo, describe: (m) => describeRms(m, scalarReader) },
     { rule: rmsNormUnscaledDynamo, describe: (m) => describeRms(m, scalarReader) },
   ],
-  ffns: [{ rule: swigluRule, describe: describeSwiglu }],
+  ffns: [
+    { rule: swigluRule, describe: describeSwiglu },
+    { rule: packedSplitSwigluRule, describe: describePackedSwiglu },
+  ],
   attentionOps: [],
 };
