@@ -1,13 +1,7 @@
-import { toBinary } from '@bufbuild/protobuf';
-import { realpathSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
 import type * as ort from 'onnxruntime-node';
-import { ModelProtoSchema, type TensorProto } from 'onnx-buf';
-import { encodeModel, externalTensorProto, inlineTensorProto } from '../codegen/encode.js';
 import { OnnxOptError } from '../errors.js';
-import { loadModelFromBytes } from '../io/read-model.js';
 import { AttributeType } from '../ir/attribute.js';
+import { cloneModel } from '../ir/clone.js';
 import { DataType } from '../ir/dtype.js';
 import type { Model } from '../ir/model.js';
 import type { Tensor } from '../ir/tensor.js';
@@ -16,39 +10,11 @@ import type { Value } from '../ir/value.js';
 import { ModelSession, type SessionOptions } from './session.js';
 
 /**
- * An independent copy of a model (its own Graph, Values and Nodes), made by encoding and decoding
- * it. Weights that live in external data files next to the model's source file stay external
- * references to those same files (nothing large is read); everything else is copied inline.
+ * An independent copy of a model for a trial (probes, a removed layer): an IR clone, so tensors
+ * are shared, not re-encoded; external weights stay references to their source files.
  */
 export function copyModel(model: Model): Model {
-  const srcDir = model.sourcePath ? dirname(model.sourcePath) : undefined;
-  const sameFileCache = new Map<string, boolean>();
-  const emit = (t: Tensor): TensorProto => {
-    const s = t.storage;
-    if (s.kind === 'external' && srcDir) {
-      let same = sameFileCache.get(s.location);
-      if (same === undefined) {
-        try {
-          same = realpathSync(resolve(srcDir, s.location)) === s.path;
-        } catch {
-          same = false;
-        }
-        sameFileCache.set(s.location, same);
-      }
-      if (same) return externalTensorProto(t, s.location, s.offset, s.length);
-    }
-    return inlineTensorProto(t);
-  };
-  let bytes: Uint8Array;
-  try {
-    bytes = toBinary(ModelProtoSchema, encodeModel(model, emit));
-  } catch (e) {
-    throw new OnnxOptError('MODEL_TOO_LARGE', `cannot copy the model: ${(e as Error).message}`, { cause: e });
-  }
-  // The path only anchors external-data locations; no file is read or written there.
-  const copy = loadModelFromBytes(bytes, join(srcDir ?? tmpdir(), 'probe.onnx'), { verify: false });
-  copy.sourcePath = model.sourcePath;
-  return copy;
+  return cloneModel(model);
 }
 
 /**
