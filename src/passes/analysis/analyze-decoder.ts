@@ -115,7 +115,7 @@ export function analyzeDecoder(model: Model, options: AnalyzeOptions = {}): Laye
     let parallel = false;
     const attJoin = attentionJoin(norm2, norms, position, ffnOutputs);
     if (attJoin) {
-      const info = describeAttention(model, attJoin.norm, attJoin.output, attJoin.residualAdd, attentionOps);
+      const info = describeAttention(model, attJoin.norm, attJoin.output, attJoin.residualAdd, attentionOps, norms.get(attJoin.output)?.item);
       if (typeof info === 'string') {
         unrecognized.push({ index, reason: info });
         return;
@@ -224,6 +224,13 @@ function findJoin(s: Value, x: Value, norms: Map<Value, Found<NormFound>>): Join
       const outer = sum.uses.find((w) => isAdd(w.node) && w.node.inputs[1 - w.index] === x);
       const att = outer && attentionOf(other);
       if (outer && att) return { node: outer.node, out: outer.node.output(0), parallelWith: att };
+      // The genai builder adds `a + f` to the stream in the next layer's fused Skip norm.
+      const skip = sum.uses.find((w) => isSkipNorm(w.node) && w.index < 2 && w.node.inputs[1 - w.index] === x);
+      const attSkip = skip && attentionOf(other);
+      if (skip && attSkip) {
+        const fused = [...norms.values()].find((f) => f.item.fused?.node === skip.node);
+        return { node: skip.node, out: fused ? streamOf(fused.item) : (skip.node.outputs[3] ?? skip.node.output(0)), parallelWith: attSkip };
+      }
       const inner = other?.producer;
       if (inner && isAdd(inner) && inner.inputs.includes(x)) {
         const att2 = attentionOf(inner.inputs[0] === x ? inner.inputs[1] : inner.inputs[0]);
@@ -281,13 +288,14 @@ function attentionJoin(
   return undefined;
 }
 
-function describeAttention(model: Model, norm: NormFound, output: Value, residualAdd: Node | undefined, attentionOps: Set<string>): AttentionInfo | string {
+function describeAttention(model: Model, norm: NormFound, output: Value, residualAdd: Node | undefined, attentionOps: Set<string>, postNorm?: NormFound): AttentionInfo | string {
   const stream = streamOf(norm);
   const between = backwardNodes([output], { stopAt: new Set([norm.output, stream]) });
   const fused = [...between].find((n) => attentionOps.has(`${n.domain}::${n.opType}`));
   const softmax = [...between].find((n) => n.opType === 'Softmax' && n.domain === '');
   if (!fused && !softmax) return `the sublayer adding ${output.name} to the stream has no Softmax or attention op: not an attention`;
-  const o = outputProjection(output);
+  // Sandwich norms (Gemma 2): the projection feeds a post-attention norm whose output is added.
+  const o = outputProjection(postNorm ? postNorm.input : output);
   const projections = [...forwardNodes([norm.output], new Set([output]))].filter(
     (n) => between.has(n) && matmulWeight(n) && (n.inputs[0] === norm.output || n.inputs[0]?.producer?.inputs[0] === norm.output),
   );
@@ -354,6 +362,8 @@ function outputProjection(out: Value): WeightRef | undefined {
   const w = matmulWeight(p);
   if (w) return w;
   if (p.opType === 'Add') for (const i of p.inputs) if (i?.producer && matmulWeight(i.producer)) return matmulWeight(i.producer);
+  // Granite's residual multiplier scales the projection's output.
+  if (p.opType === 'Mul') for (const i of p.inputs) if (i?.producer && i.uses.length === 1 && scaledSublayerOutput(i)) return outputProjection(i);
   return undefined;
 }
 

@@ -1,8 +1,9 @@
 import type { Model } from '../../ir/model.js';
-import { runCalibration } from '../../runtime/calibration/index.js';
+import { tokenBatches } from '../../runtime/calibration/batches.js';
+import { runTrials, type CalibrationMode, type CalibrationStats } from '../../runtime/blocks/trials.js';
+import { decoderSignature } from '../../runtime/decoder-inputs.js';
 import { copyModel } from '../../runtime/probes.js';
 import { toFloat64 } from '../../verify/metrics.js';
-import { analyzeDecoder } from '../analysis/analyze-decoder.js';
 import type { LayerMap } from '../analysis/layer-map.js';
 
 /** M[i][j] for the layers of the candidate runs; null where undefined (j ≤ i, or another run). */
@@ -17,74 +18,86 @@ export interface MatrixOptions {
   sequences: readonly (readonly number[])[];
   batchSize?: number;
   threads?: number;
+  /** `blockwise` (default): removal trials re-run only the layers after the removed FFN; `whole`: one session per model. */
+  calibration?: CalibrationMode;
+  /** Accumulates the compute spent (forward passes of the model over the calibration tokens). */
+  stats?: CalibrationStats;
   onEvaluation?: (done: number, total: number) => void;
 }
 
 /**
  * The paper's dependency matrix: `M_ij = cosine_distance(h_j(X), h_j(X | FFN i removed))`, mean over
  * calibration tokens, for i < j in the same run. One baseline run probes every h_j; each removal
- * run probes every h_j downstream of the removed FFN: n + 1 evaluations, never n².
+ * run probes every h_j downstream of the removed FFN: n + 1 evaluations, never n². Block-wise, a
+ * removal run starts at the removed FFN's layer (the prefix is the baseline's), so the n removal
+ * runs cost about half a model each.
  */
 export async function dependencyMatrix(model: Model, map: LayerMap, runs: readonly number[][], o: MatrixOptions): Promise<DependencyMatrix> {
   const layers = runs.flat();
   const at = new Map(layers.map((l, i) => [l, i]));
   const values: (number | null)[][] = layers.map(() => layers.map(() => null));
-  const outputName = (m: LayerMap, l: number) => m.layers.find((x) => x.index === l)!.ffn!.output.name;
+  const outputName = (l: number) => map.layers.find((x) => x.index === l)!.ffn!.output.name;
   const removals = runs.flatMap((r) => r.slice(0, -1).map((i) => ({ i, downstream: r.filter((j) => j > i) })));
   const total = removals.length + 1;
-  const baseline = await probeFfns(model, layers.map((l) => outputName(map, l)), o);
-  o.onEvaluation?.(1, total);
-  let done = 1;
-  for (const { i, downstream } of removals) {
-    const copy = copyModel(model);
-    const cmap = analyzeDecoder(copy);
-    const layer = cmap.layers.find((x) => x.index === i)!;
-    // FFN i removed: its residual add passes the stream through.
-    const join = layer.ffn!.residualAdd!;
-    const g = copy.graph;
-    if (join.opType === 'Add') g.replaceAllUsesWith(join.output(0), join.inputs[0] === layer.ffn!.output ? join.inputs[1]! : join.inputs[0]!);
-    else {
-      const ffnAt = join.inputs[0] === layer.ffn!.output ? 0 : 1;
-      // A fused Skip norm adds 0 instead: the FFN output is replaced by zeros of its shape.
-      const zero = g.addNode({ opType: 'Sub', inputs: [layer.ffn!.output, layer.ffn!.output], outputs: ['ffn_removed_zero'], before: join });
-      join.setInput(ffnAt, zero.output(0));
-    }
-    const names = downstream.map((j) => outputName(cmap, j));
-    const probed = await probeFfns(copy, names, o);
-    downstream.forEach((j, k) => {
-      values[at.get(i)!]![at.get(j)!] = cosineDistance(baseline[layers.indexOf(j)]!, probed[k]!, baseline.positions);
+  const trials = [
+    { model, wanted: layers.map(outputName) },
+    ...removals.map(({ i, downstream }) => ({ model: withoutFfn(model, map, i), wanted: downstream.map(outputName) })),
+  ];
+  // Per trial and probe: the real tokens' rows of each batch, in batch order.
+  const chunks = trials.map((t) => new Map(t.wanted.map((n) => [n, [] as Float64Array[]])));
+  const batchesOf = trials.map(() => new Set<number>());
+  let positions = 0;
+  const nBatches = [...tokenBatchesOf(model, o)].length;
+  let done = 0;
+  await runTrials(trials, o.sequences, { batchSize: o.batchSize ?? 8, threads: o.threads, calibration: o.calibration, stats: o.stats }, (t, batch, name, value) => {
+    const flat = batch.mask.flat();
+    const data = toFloat64(value);
+    const h = data.length / flat.length;
+    // Keep real tokens only, in order.
+    const kept = new Float64Array(flat.filter((m) => m).length * h);
+    let w = 0;
+    flat.forEach((m, p) => {
+      if (m) kept.set(data.subarray(p * h, (p + 1) * h), (w++) * h);
     });
-    done++;
-    o.onEvaluation?.(done, total);
-  }
+    chunks[t]!.get(name)![batch.index] = kept;
+    if (t === 0 && !batchesOf[0]!.has(batch.index)) positions += kept.length / h;
+    batchesOf[t]!.add(batch.index);
+    if ([...chunks[t]!.values()].every((c) => c.filter(Boolean).length === nBatches)) {
+      if (batchesOf[t]!.size === nBatches && !(batchesOf[t] as Set<number> & { reported?: boolean }).reported) {
+        (batchesOf[t] as Set<number> & { reported?: boolean }).reported = true;
+        o.onEvaluation?.(++done, total);
+      }
+    }
+  });
+  const baseline = new Map([...chunks[0]!].map(([n, c]) => [n, concat(c)]));
+  removals.forEach(({ i, downstream }, k) => {
+    downstream.forEach((j) => {
+      const name = outputName(j);
+      values[at.get(i)!]![at.get(j)!] = cosineDistance(baseline.get(name)!, concat(chunks[k + 1]!.get(name)!), positions);
+    });
+  });
   return { layers, values, evaluations: total };
 }
 
-interface Probed extends Array<Float64Array> {
-  positions?: number;
+/**
+ * A clone of `model` without FFN i: its residual join adds zeros instead (`x − x`, exact), so the
+ * stream passes through and every value keeps its name, and the FFN's nodes fall out as dead code.
+ */
+export function withoutFfn(model: Model, map: LayerMap, i: number): Model {
+  const copy = copyModel(model);
+  const layer = map.layers.find((x) => x.index === i)!;
+  const g = copy.graph;
+  const join = g.nodes[model.graph.nodes.indexOf(layer.ffn!.residualAdd!)]!;
+  const ffnOut = layer.ffn!.output.name;
+  const ffnAt = join.inputs[0]?.name === ffnOut ? 0 : 1;
+  const other = join.inputs[1 - ffnAt]!;
+  const zero = g.addNode({ opType: 'Sub', inputs: [other, other], outputs: ['ffn_removed_zero'], before: join });
+  join.setInput(ffnAt, zero.output(0));
+  return copy;
 }
 
-async function probeFfns(model: Model, names: string[], o: MatrixOptions): Promise<Probed & { positions: number }> {
-  const chunks: Float64Array[][] = names.map(() => []);
-  let positions = 0;
-  await runCalibration(model, o.sequences, { batchSize: o.batchSize ?? 8, probes: names, threads: o.threads }, ({ outputs, mask }) => {
-    const flat = mask.flat();
-    names.forEach((n, k) => {
-      const data = toFloat64(outputs[n]!);
-      const h = data.length / flat.length;
-      // Keep real tokens only, in order.
-      const kept = new Float64Array(flat.filter((m) => m).length * h);
-      let w = 0;
-      flat.forEach((m, p) => {
-        if (m) kept.set(data.subarray(p * h, (p + 1) * h), (w++) * h);
-      });
-      chunks[k]!.push(kept);
-    });
-    positions += flat.filter((m) => m).length;
-  });
-  const out = chunks.map((c) => concat(c)) as Probed & { positions: number };
-  out.positions = positions;
-  return out;
+function* tokenBatchesOf(model: Model, o: MatrixOptions): Generator<number[][]> {
+  yield* tokenBatches(o.sequences, o.batchSize ?? 8, { equalLength: !decoderSignature(model).attentionMask });
 }
 
 function concat(parts: Float64Array[]): Float64Array {

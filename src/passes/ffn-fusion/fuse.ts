@@ -281,8 +281,9 @@ function fuseQuantizedGroup(
   if (ffns.some((f) => f.upBias || f.downBias)) throw bad('MatMulNBits FFNs with biases are not fused');
   const hidden = ups[0]!.k;
   const gammas = ffns.map((f) => normVector((mode === 'paper' ? ffns[ffns.length - 1]! : f).norm.weight, bad, hidden));
-  if (gammas.some((gm) => gm.some((v, i) => v !== gammas[0]![i]))) {
-    throw bad('MatMulNBits weights cannot absorb per-layer norm scales exactly and the layers have different ones; use mode=paper');
+  const differs = layers.findIndex((_, t) => gammas[t]!.some((v, i) => v !== gammas[0]![i]));
+  if (differs >= 0) {
+    throw bad(`layer ${layers[differs]!.index}'s norm scale differs from layer ${layers[0]!.index}'s, and MatMulNBits weights cannot absorb per-layer scales exactly (that needs requantizing); use mode=paper`);
   }
   const xj = layers[0]!.residualMid;
   const join = layers[layers.length - 1]!.ffn!.residualAdd;
@@ -362,7 +363,9 @@ function fuseQuantizedGroup(
   }
   const fused = replace.get(first.output)!;
   fused.type = first.output.type;
-  fused.producer!.setMetadata(FUSED_LAYERS_KEY, `${layers[0]!.span?.[0] ?? j}-${layers[layers.length - 1]!.span?.[1] ?? k}`);
+  const span = `${layers[0]!.span?.[0] ?? j}-${layers[layers.length - 1]!.span?.[1] ?? k}`;
+  fused.producer!.setMetadata(FUSED_LAYERS_KEY, span);
+  replace.get(first.down.node.output(0))?.producer?.setMetadata(FUSED_LAYERS_KEY, span);
   const last = ffns[ffns.length - 1]!;
   if (join.opType === 'Add' && join.domain === '') {
     const out = addNode('Add', [xj, fused]);

@@ -65,7 +65,7 @@ describe('ffn-fuse on MatMulNBits (int4) FFNs: packed concatenation, no dequanti
   });
 
   it('refuses different norm scales in exact mode, with the reason; paper mode fuses and runs', async () => {
-    await expect(ffnFuse({ groups: [[1, 2]] }).run(await prunedInt4(false), ctx())).rejects.toThrow(/cannot absorb per-layer norm scales exactly.*mode=paper/);
+    await expect(ffnFuse({ groups: [[1, 2]] }).run(await prunedInt4(false), ctx())).rejects.toThrow(/layer 2's norm scale differs from layer 1's, and MatMulNBits weights cannot absorb per-layer scales exactly.*mode=paper/);
     const m = await prunedInt4(false);
     await ffnFuse({ groups: [[1, 2]], mode: 'paper' }).run(m, ctx());
     expect((await logits(m)).every(Number.isFinite)).toBe(true);

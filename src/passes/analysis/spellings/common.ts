@@ -149,17 +149,23 @@ export const gegluRule = defineRule({
   description: 'down(gelu(gate(z)) * up(z)), GELU in any exporter spelling',
   vars: ['z'],
   pattern: (op, z) => {
-    const g = op.MatMul(z, op.any(), { as: 'gateOut' });
-    const up = op.MatMul(z, op.any(), { as: 'upOut' });
-    return op.MatMul(op.Mul(geluOf(op, g as never), up), op.any(), { as: 'downOut' });
+    const proj = (x: unknown, as: string) =>
+      op.oneOf(
+        op.MatMul(x as never, op.any(), { as }),
+        op.call('MatMulNBits', [x as never, op.any(), op.any()], { domain: 'com.microsoft', allowOtherInputs: true, as: `${as}Q` }),
+      );
+    const g = proj(z, 'gateOut');
+    const up = proj(z, 'upOut');
+    return proj(op.Mul(geluOf(op, g as never), up), 'downOut');
   },
 });
 
 export function describeGeglu(m: Match): FfnFound | string {
   const b = m.bindings;
-  const gate = matmulWeight(producerIn(m, b.gateOut));
-  const up = matmulWeight(producerIn(m, b.upOut));
-  const down = matmulWeight(producerIn(m, b.downOut));
+  const node = (k: string) => producerIn(m, b[k] ?? b[`${k}Q`]);
+  const gate = matmulWeight(node('gateOut'));
+  const up = matmulWeight(node('upOut'));
+  const down = matmulWeight(node('downOut'));
   if (!gate || !up || !down) return 'the gate, up or down projection weight is not a constant initializer';
   const act = b.act?.producer?.opType;
   return {

@@ -3,7 +3,7 @@ import { constantSource } from '../../pattern/constants.js';
 import { defineRule, fail, ok, type Match } from '../../pattern/index.js';
 import type { FfnFound, NormFound, Spelling } from '../spelling.js';
 import { matmulWeight, producerIn } from '../spelling.js';
-import { describeSwiglu, swigluRule } from './common.js';
+import { describeGeglu, describeSwiglu, gegluRule, swigluRule } from './common.js';
 
 /**
  * onnxruntime's fused norms, as the genai model builder and the transformers optimizer emit them:
@@ -92,9 +92,12 @@ export const mlpRule = defineRule({
   description: 'MatMul(z, W1) (+b1) → Gelu | Erf-GELU | FastGelu | BiasGelu | Relu → MatMul(W2) (+b2)',
   vars: ['z'],
   pattern: (op, z) => {
+    const nbits = (x: unknown, as: string) => op.call('MatMulNBits', [x as never, op.any(), op.any()], { domain: 'com.microsoft', allowOtherInputs: true, as });
     const fc = op.oneOf(
       op.Add(op.MatMul(z, op.any(), { as: 'fc' }), op.var('b1', { constant: true })),
       op.MatMul(z, op.any(), { as: 'fc' }),
+      // int4 (genai builder): MatMulNBits, with the bias as an Add.
+      op.Add(nbits(z, 'fc'), op.var('b1', { constant: true })),
       // torch.onnx on 2-D inputs (OPT flattens tokens): Gemm(z, W, b, transB=1).
       op.Gemm(z, op.any(), op.var('b1', { constant: true }), { as: 'fc' }),
       // HF Conv1D (GPT-2): Reshape(Gemm(Reshape(z, [-1, d]), W, b), [B, S, n]).
@@ -115,6 +118,7 @@ export const mlpRule = defineRule({
     return op.oneOf(
       op.Add(op.MatMul(act, op.any(), { as: 'proj' }), op.var('b2', { constant: true })),
       op.MatMul(act, op.any(), { as: 'proj' }),
+      op.Add(nbits(act, 'proj'), op.var('b2', { constant: true })),
       op.Gemm(act, op.any(), op.var('b2', { constant: true }), { as: 'proj' }),
       op.Reshape(op.Gemm(op.Reshape(act, op.any(), { allowOtherInputs: true }), op.any(), op.var('b2', { constant: true }), { as: 'proj' }), op.any(), { allowOtherInputs: true }),
     );
@@ -176,6 +180,7 @@ export const genai: Spelling = {
   ],
   ffns: [
     { rule: swigluRule, describe: describeSwiglu },
+    { rule: gegluRule, describe: describeGeglu },
     { rule: mlpRule, describe: describeMlp },
   ],
   attentionOps,
