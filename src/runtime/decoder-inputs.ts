@@ -2,7 +2,7 @@ import * as ort from 'onnxruntime-node';
 import { OnnxOptError } from '../errors.js';
 import { DataType } from '../ir/dtype.js';
 import type { Model } from '../ir/model.js';
-import { float16ToNumber } from '../ir/tensor.js';
+import { Tensor, float16ToNumber } from '../ir/tensor.js';
 import type { Dim } from '../ir/types.js';
 import type { Value } from '../ir/value.js';
 import { ModelSession, type SessionOptions } from './session.js';
@@ -126,12 +126,52 @@ function cacheSlot(v: Value, present: string): CacheSlot {
   if (batchAxis < 0) batchAxis = shape.length === 5 ? 1 : 0;
   let sequenceAxis = named(/past|seq|len|total/i);
   if (sequenceAxis < 0 || sequenceAxis === batchAxis) sequenceAxis = shape.length - 2;
-  shape.forEach((d, i) => {
+  // The genai builder declares the head size symbolically ('kv_cache_dim'): the attention op that
+  // reads the cache tells it.
+  const resolved = shape.map((d, i) => (i === shape.length - 1 && typeof d !== 'number' && i !== sequenceAxis ? (headSizeFromReader(v) ?? d) : d));
+  resolved.forEach((d, i) => {
     if (i !== batchAxis && i !== sequenceAxis && typeof d !== 'number') {
       throw new OnnxOptError('UNSUPPORTED', `cache input '${v.name}': dimension ${i} ('${d ?? '?'}') has no fixed size`);
     }
   });
-  return { past: v.name, present, dtype, shape, batchAxis, sequenceAxis };
+  return { past: v.name, present, dtype, shape: resolved, batchAxis, sequenceAxis };
+}
+
+/** Output width of the projection producing `x` (through a bias Add, rotary, q/k norms, Reshapes). */
+function projectionWidth(x: Value | undefined, depth = 0): number | undefined {
+  const p = x?.producer;
+  if (!p || depth > 8) return undefined;
+  if (p.opType === 'MatMulNBits') return p.attrInt('N');
+  if (p.opType === 'MatMul') {
+    const d = p.inputs[1]?.initializer?.dims;
+    return d?.length === 2 ? d[1] : undefined;
+  }
+  if (p.opType === 'Add') return projectionWidth(p.inputs.find((i) => i && !i.initializer), depth + 1);
+  // A packed qkv projection split in three: this output's share.
+  if (p.opType === 'Split') {
+    const input = p.inputs[1];
+    const value = input?.producer?.opType === 'Constant' ? input.producer.attr('value')?.value : undefined;
+    const sizes = (input?.initializer ?? (value instanceof Tensor ? value : undefined))?.toNumbers();
+    return sizes?.[x!.outputIndex];
+  }
+  // Rotary, and per-head q/k norms (Qwen3) between Reshapes, keep the total width.
+  if (['RotaryEmbedding', 'SimplifiedLayerNormalization', 'LayerNormalization', 'Reshape', 'Cast'].includes(p.opType)) return projectionWidth(p.inputs[0], depth + 1);
+  return undefined;
+}
+
+/** Head size of a cache read by com.microsoft GroupQueryAttention / MultiHeadAttention. */
+function headSizeFromReader(cache: Value): number | undefined {
+  for (const { node: n } of cache.uses) {
+    if (n.domain !== 'com.microsoft' || (n.opType !== 'GroupQueryAttention' && n.opType !== 'MultiHeadAttention')) continue;
+    const heads = n.attrInt('num_heads');
+    const kvHeads = n.attrInt('kv_num_heads') ?? heads;
+    if (!heads || !kvHeads) continue;
+    const key = n.inputs[1];
+    const width = key ? projectionWidth(key) : projectionWidth(n.inputs[0]);
+    const size = width === undefined ? undefined : key ? width / kvHeads : width / (heads + 2 * kvHeads);
+    if (size && Number.isInteger(size)) return size;
+  }
+  return undefined;
 }
 
 /** An empty cache tensor for a slot: the declared shape with batch B and sequence 0. */
