@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { OnnxOptError } from '../../errors.js';
 import type { Model } from '../../ir/model.js';
 import { summarizeModel } from '../../ir/summary.js';
+import type { CalibrationMode } from '../../runtime/blocks/trials.js';
 import { copyModel } from '../../runtime/probes.js';
 import { analyzeDecoder } from '../analysis/analyze-decoder.js';
 import type { LayerMap } from '../analysis/layer-map.js';
@@ -70,19 +71,32 @@ export const ffnFuse = definePass({
         const data = await calibrationFor(model, ctx);
         const bar = progressOf(ctx.services).start('dependency matrix', runs.reduce((n, r) => n + r.length - 1, 0) + 1, 'runs');
         try {
-          matrix = await dependencyMatrix(model, map, runs, { sequences: data.sequences, threads: ctx.services.threads as number | undefined, onEvaluation: (d, t) => bar.update(d, t) });
+          matrix = await dependencyMatrix(model, map, runs, { sequences: data.sequences, threads: ctx.services.threads as number | undefined, calibration: ctx.services.calibrationMode as CalibrationMode | undefined, onEvaluation: (d, t) => bar.update(d, t) });
         } finally {
           bar.stop();
         }
         evaluations = matrix.evaluations;
       }
       groups = matrix ? selectGroups(runs, matrix, { threshold: o.threshold, maxGroup: o['max-group'], minGroup: o['min-group'], keepLast: o['keep-last'] }) : [];
+      // A chosen group the rewrite cannot do exactly (int4 layers with different norm scales) is
+      // left unfused with the reason; explicit groups are refused instead.
+      groups = groups.filter((gr) => {
+        try {
+          const trial = copyModel(model);
+          fuseGroup(trial, analyzeDecoder(trial), gr as [number, number], o.mode as FuseMode);
+          return true;
+        } catch (e) {
+          if (!(e instanceof OnnxOptError) || e.code !== 'UNSUPPORTED') throw e;
+          ctx.log(`group [${gr.join(',')}] left unfused: ${e.message.replace(/^ffn-fuse: group \[[^\]]*\]: /, '')}`);
+          return false;
+        }
+      });
     }
 
     let reached: number | undefined;
     if (o['max-kl'] !== undefined && groups.length) {
       const data = await calibrationFor(model, ctx);
-      const so = { sequences: data.sequences, threads: ctx.services.threads as number | undefined };
+      const so = { sequences: data.sequences, threads: ctx.services.threads as number | undefined, calibration: ctx.services.calibrationMode as CalibrationMode | undefined };
       const baseline = await logitsOf(model, so);
       evaluations++;
       const accepted: number[][] = [];
