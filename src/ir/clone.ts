@@ -79,7 +79,11 @@ function cloneGraph(g: Graph, parent: Graph | undefined, names: NameAuthority, o
   return out;
 }
 
-function cloneAttribute(a: Attribute, owner: Graph, names: NameAuthority, map: ReadonlyMap<Value, Value>): Attribute {
+/**
+ * An attribute for a copy of a node in `owner`: shared as it is (immutable) unless it holds
+ * subgraphs, which are copied with their outer-scope reads mapped through `map`.
+ */
+export function cloneAttribute(a: Attribute, owner: Graph, names: NameAuthority, map: ReadonlyMap<Value, Value>): Attribute {
   if (a.type !== AttributeType.GRAPH && a.type !== AttributeType.GRAPHS) return a;
   const value = a.type === AttributeType.GRAPH ? cloneGraph(a.value as Graph, owner, names, map) : (a.value as Graph[]).map((s) => cloneGraph(s, owner, names, map));
   return new Attribute({ name: a.name, type: a.type, value, refAttrName: a.refAttrName, docString: a.docString, sourceProto: a.sourceProto });

@@ -166,6 +166,17 @@ describe('data-free sampling and batched runs', () => {
     expect(a.source).toMatchObject({ kind: 'sampled', seed: 1, temperature: 0.8, start: 'random', numSequences: 3, sequenceLength: 10 });
   });
 
+  it('block-wise sampling (one layer slice at a time, each with its own cache) gives the whole-model sequences', async () => {
+    const opts = { numSequences: 3, sequenceLength: 9, temperature: 0.8, seed: 4, batchSize: 2 };
+    const whole = await sampleFromModel(model, { ...opts, calibration: 'whole' });
+    // residentBytes 0: every slice is reopened for every step, as for a model larger than memory.
+    const block = await sampleFromModel(model, { ...opts, calibration: 'blockwise', residentBytes: 0 });
+    const kept = await sampleFromModel(model, opts);
+    expect(block.sequences).toEqual(whole.sequences);
+    expect(kept.sequences).toEqual(whole.sequences);
+    expect(new Set(whole.sequences.flat()).size).toBeGreaterThan(3);
+  });
+
   it('temperature 0 from BOS is greedy decoding', async () => {
     const d = await sampleFromModel(model, { numSequences: 2, sequenceLength: 8, temperature: 0, start: 'bos', bosTokenId: 84, runner });
     const greedy = await runner.greedy([84], 7);

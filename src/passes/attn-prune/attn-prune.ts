@@ -3,6 +3,7 @@ import { OnnxOptError } from '../../errors.js';
 import { byteSizeOf } from '../../ir/dtype.js';
 import type { Model } from '../../ir/model.js';
 import { summarizeModel } from '../../ir/summary.js';
+import type { CalibrationMode } from '../../runtime/blocks/trials.js';
 import { loadCalibration, type CalibrationData } from '../../runtime/calibration/index.js';
 import { analyzeDecoder } from '../analysis/analyze-decoder.js';
 import type { LayerMap } from '../analysis/layer-map.js';
@@ -64,7 +65,7 @@ export const attnPrune = definePass({
       scores = given.filter((s) => map.layers.some((l) => l.index === s.layer && l.attention));
     } else {
       calibration = await calibrationFor(model, ctx);
-      const so = { sequences: calibration.sequences, threads: ctx.services.threads as number | undefined };
+      const so = { sequences: calibration.sequences, threads: ctx.services.threads as number | undefined, calibration: ctx.services.calibrationMode as CalibrationMode | undefined };
       if (method === 'cosine') {
         scores = await cosineScores(model, map, so);
         evaluations = 1;
@@ -81,7 +82,7 @@ export const attnPrune = definePass({
     let reached: number | undefined;
     if (method === 'greedy-kl') {
       calibration ??= await calibrationFor(model, ctx);
-      const so = { sequences: calibration.sequences, threads: ctx.services.threads as number | undefined };
+      const so = { sequences: calibration.sequences, threads: ctx.services.threads as number | undefined, calibration: ctx.services.calibrationMode as CalibrationMode | undefined };
       const target = o.count ?? (o.ratio !== undefined ? Math.round(o.ratio * candidates(map, new Set()).length) : undefined);
       if (target === undefined && o['max-kl'] === undefined) throw new OnnxOptError('USAGE', 'attn-prune: greedy-kl needs count, ratio or max-kl');
       const r = await greedy(model, candidates(map, protectedSet), target ?? Infinity, o['max-kl'], so, (m) => ctx.log(m));
@@ -93,7 +94,7 @@ export const attnPrune = definePass({
       chosen = selectLayers(scores, { count: o.count, ratio: o.ratio, threshold: o.threshold, layers: o.layers, protect: o.protect, numLayers });
       if (o['max-kl'] !== undefined) {
         calibration ??= await calibrationFor(model, ctx);
-        const so = { sequences: calibration.sequences, threads: ctx.services.threads as number | undefined };
+        const so = { sequences: calibration.sequences, threads: ctx.services.threads as number | undefined, calibration: ctx.services.calibrationMode as CalibrationMode | undefined };
         const baseline = await logitsOf(model, so);
         evaluations++;
         const kept: number[] = [];
@@ -203,7 +204,7 @@ export async function calibrationFor(model: Model, ctx: PassContext): Promise<Ca
     return data;
   }
   ctx.log('no calibration data given: sampling sequences from the model itself (data-free)');
-  const data = await loadCalibration(model, { kind: 'sampled' }, { numSequences: 8, sequenceLength: 64 });
+  const data = await loadCalibration(model, { kind: 'sampled' }, { numSequences: 8, sequenceLength: 64, calibration: ctx.services.calibrationMode as CalibrationMode | undefined });
   ctx.services.calibration = data;
   return data;
 }

@@ -45,7 +45,7 @@ export async function dependencyMatrix(model: Model, map: LayerMap, runs: readon
   ];
   // Per trial and probe: the real tokens' rows of each batch, in batch order.
   const chunks = trials.map((t) => new Map(t.wanted.map((n) => [n, [] as Float64Array[]])));
-  const batchesOf = trials.map(() => new Set<number>());
+  const delivered = trials.map(() => 0);
   let positions = 0;
   const nBatches = [...tokenBatchesOf(model, o)].length;
   let done = 0;
@@ -54,20 +54,15 @@ export async function dependencyMatrix(model: Model, map: LayerMap, runs: readon
     const data = toFloat64(value);
     const h = data.length / flat.length;
     // Keep real tokens only, in order.
-    const kept = new Float64Array(flat.filter((m) => m).length * h);
+    const real = flat.filter((m) => m).length;
+    const kept = new Float64Array(real * h);
     let w = 0;
     flat.forEach((m, p) => {
       if (m) kept.set(data.subarray(p * h, (p + 1) * h), (w++) * h);
     });
     chunks[t]!.get(name)![batch.index] = kept;
-    if (t === 0 && !batchesOf[0]!.has(batch.index)) positions += kept.length / h;
-    batchesOf[t]!.add(batch.index);
-    if ([...chunks[t]!.values()].every((c) => c.filter(Boolean).length === nBatches)) {
-      if (batchesOf[t]!.size === nBatches && !(batchesOf[t] as Set<number> & { reported?: boolean }).reported) {
-        (batchesOf[t] as Set<number> & { reported?: boolean }).reported = true;
-        o.onEvaluation?.(++done, total);
-      }
-    }
+    if (t === 0 && name === trials[0]!.wanted[0]) positions += real;
+    if (++delivered[t]! === nBatches * trials[t]!.wanted.length) o.onEvaluation?.(++done, total);
   });
   const baseline = new Map([...chunks[0]!].map(([n, c]) => [n, concat(c)]));
   removals.forEach(({ i, downstream }, k) => {

@@ -6,6 +6,7 @@ import { statSync } from 'node:fs';
 import { OnnxOptError } from '../../errors.js';
 import type { Model } from '../../ir/model.js';
 import { decoderSignature } from '../decoder-inputs.js';
+import type { CalibrationMode } from '../blocks/trials.js';
 import type { SessionOptions } from '../session.js';
 import { fromJsonl } from './jsonl.js';
 import { sampleFromModel, type SampleOptions } from './sampled.js';
@@ -34,6 +35,8 @@ export type CalibrationSpec =
 export interface LoadCalibrationOptions extends SequenceOptions, SessionOptions {
   /** Runs for sampled data (default 8 sequences at a time). */
   batchSize?: number;
+  /** Sampled data: decode block-wise (default) or with one whole-model session. */
+  calibration?: CalibrationMode;
 }
 
 /** A spec from a path: `.jsonl` → JSONL, a folder → test data, anything else → text. */

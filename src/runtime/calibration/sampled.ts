@@ -1,5 +1,8 @@
 import { OnnxOptError } from '../../errors.js';
 import type { Model } from '../../ir/model.js';
+import { BlockwiseSession } from '../blocks/blockwise-session.js';
+import { residualBoundaries } from '../blocks/boundaries.js';
+import type { CalibrationMode } from '../blocks/trials.js';
 import { DecoderRunner, argmax, decoderSignature, type DecoderRunnerOptions } from '../decoder-inputs.js';
 import { resolveOptions } from './common.js';
 import { Rng } from './prng.js';
@@ -18,6 +21,14 @@ export interface SampleOptions extends SequenceOptions, DecoderRunnerOptions {
   batchSize?: number;
   /** An open runner on this model to reuse (it is reset, not released); default: one is opened and released. */
   runner?: DecoderRunner;
+  /**
+   * `blockwise` (default): decode through one decoder-layer slice at a time, each slice reading and
+   * returning its own layers' cache, so a model bigger than memory can be sampled; a model under
+   * the resident budget keeps every slice open. `whole`: one session on the whole model.
+   */
+  calibration?: CalibrationMode;
+  /** Block-wise: weight bytes of slice sessions kept open between decode steps (default 512 MiB). */
+  residentBytes?: number;
 }
 
 /**
@@ -43,7 +54,7 @@ export async function sampleFromModel(model: Model, options: SampleOptions = {})
 
   const rngs = Array.from({ length: o.numSequences }, (_, i) => new Rng(o.seed, i));
   const sequences = rngs.map((rng) => [start === 'bos' ? options.bosTokenId! : rng.int(vocab!)]);
-  const runner = options.runner ?? (await DecoderRunner.create(model, options));
+  const runner = options.runner ?? (await openRunner(model, options));
   try {
     for (let b0 = 0; b0 < o.numSequences; b0 += batchSize) {
       const rows = sequences.slice(b0, b0 + batchSize);
@@ -69,6 +80,24 @@ export async function sampleFromModel(model: Model, options: SampleOptions = {})
         `(start ${start === 'bos' ? `BOS ${options.bosTokenId}` : 'random'}, temperature ${temperature}${topK ? `, top-k ${topK}` : ''}, seed ${o.seed})`,
     },
   };
+}
+
+/**
+ * A decoder runner for sampling. With a KV cache every step feeds one new token per row (linear in
+ * the length); without one each step re-runs the sequence (quadratic, as the model allows).
+ */
+async function openRunner(model: Model, options: SampleOptions): Promise<DecoderRunner> {
+  const boundaries = options.calibration === 'whole' ? [] : residualBoundaries(model);
+  if (!boundaries.length) return DecoderRunner.create(model, options);
+  const session = BlockwiseSession.create(model, { ...options, boundaries, residentBytes: options.residentBytes });
+  // `over` leaves the session to its owner: release it with the runner.
+  const runner = DecoderRunner.over(session, decoderSignature(model), options);
+  const release = runner.release.bind(runner);
+  runner.release = async () => {
+    await release();
+    await session.release();
+  };
+  return runner;
 }
 
 /** Draws a token from softmax(logits / temperature), restricted to the top k; argmax at temperature 0. */
