@@ -11,6 +11,8 @@ export interface CalibrationArgs {
   calibSequences?: number;
   calibLength?: number;
   seed?: number;
+  /** How calibration runs the model: block-wise (default) or one whole-model session. */
+  calibration?: 'blockwise' | 'whole';
 }
 
 /** The calibration options shared by every command that runs the model. */
@@ -20,7 +22,8 @@ export function withCalibrationOptions<T>(y: Argv<T>) {
     .option('tokenizer', { type: 'string', describe: 'tokenizer.json for text calibration data (byte-level models need none)' })
     .option('calib-sequences', { type: 'number', default: 8, describe: 'number of calibration sequences' })
     .option('calib-length', { type: 'number', default: 64, describe: 'tokens per calibration sequence' })
-    .option('seed', { type: 'number', default: 0, describe: 'seed for sampling and random windows' });
+    .option('seed', { type: 'number', default: 0, describe: 'seed for sampling and random windows' })
+    .option('calibration', { type: 'string', choices: ['blockwise', 'whole'], describe: "run calibration one decoder layer at a time (blockwise, the default) or as one whole-model session (whole)" });
 }
 
 export function calibrationSpec(args: CalibrationArgs): CalibrationSpec {
@@ -44,7 +47,7 @@ export function checkCalibrationArgs(args: CalibrationArgs): void {
 }
 
 export async function loadCalibrationFromArgs(model: Model, args: CalibrationArgs): Promise<CalibrationData> {
-  return loadCalibration(model, calibrationSpec(args), { numSequences: args.calibSequences ?? 8, sequenceLength: args.calibLength ?? 64, seed: args.seed ?? 0 });
+  return loadCalibration(model, calibrationSpec(args), { numSequences: args.calibSequences ?? 8, sequenceLength: args.calibLength ?? 64, seed: args.seed ?? 0, calibration: args.calibration });
 }
 
 /** `max-kl=0.05,min-top1=0.9,max-abs=1e-3` → thresholds (the `--verify=...` syntax). */

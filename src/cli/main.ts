@@ -113,6 +113,7 @@ function buildCli(y: Argv, setCode: (c: number) => void): Argv {
             calibSequences: a['calib-sequences'],
             calibLength: a['calib-length'],
             seed: a.seed,
+            calibration: a.calibration as 'blockwise' | undefined,
             quiet: a.quiet,
             json: a.json,
           }),

@@ -105,6 +105,7 @@ export async function optimize(args: OptimizeArgs): Promise<OptimizeOutcome> {
     loadCalibration: (m: Model) => loadCalibrationFromArgs(m, args),
   };
   if (scores !== undefined) services.scores = scores;
+  if (args.calibration) services.calibrationMode = args.calibration;
   const run = await runSteps(model, steps, {
     services,
     verifyEach: args.verifyEach,
