@@ -8,6 +8,7 @@ import { loadCalibration, type CalibrationData } from '../../runtime/calibration
 import { analyzeDecoder } from '../analysis/analyze-decoder.js';
 import type { LayerMap } from '../analysis/layer-map.js';
 import { definePass, type PassContext } from '../pass.js';
+import { checkScoresFile } from '../scores-file.js';
 import { progressOf } from '../progress.js';
 import { cannotRemove, removeAttention } from './remove-attention.js';
 import { cosineScores, klScores, logitsOf, meanKl, withoutAttention, type LayerScore, type ScoreMethod } from './scores.js';
@@ -224,6 +225,7 @@ function readScores(path: string): LayerScore[] {
  * --json output (`report["attn-prune"]`). undefined when the JSON has no attn-prune section.
  */
 function scoresFrom(j: unknown, where: string): LayerScore[] | undefined {
+  checkScoresFile(j, where);
   const o = j as Record<string, Record<string, unknown> | undefined>;
   const section = o['attn-prune'] ?? o.attnPrune ?? o.report?.['attn-prune'];
   if (section === undefined) return undefined;

@@ -9,6 +9,7 @@ import type { LayerMap } from '../analysis/layer-map.js';
 import { calibrationFor } from '../attn-prune/attn-prune.js';
 import { logitsOf, meanKl } from '../attn-prune/scores.js';
 import { definePass } from '../pass.js';
+import { checkScoresFile } from '../scores-file.js';
 import { progressOf } from '../progress.js';
 import { candidateRuns, groupProblem } from './candidates.js';
 import { dependencyMatrix, type DependencyMatrix } from './dependency-matrix.js';
@@ -169,6 +170,7 @@ function readMatrix(path: string): DependencyMatrix {
 
 /** The matrix from `{"ffn-fuse": …}`, a report (`ffnFuse`) or the CLI's --json output; undefined if absent. */
 function matrixFrom(j: unknown, where: string): DependencyMatrix | undefined {
+  checkScoresFile(j, where);
   const o = j as Record<string, Record<string, unknown> | undefined>;
   const section = (o['ffn-fuse'] ?? o.ffnFuse ?? o.report?.['ffn-fuse']) as { matrix?: DependencyMatrix } | undefined;
   if (!section?.matrix) return undefined;
