@@ -2,8 +2,9 @@ import type * as ort from 'onnxruntime-node';
 import { OnnxOptError } from '../../errors.js';
 import type { Model } from '../../ir/model.js';
 import type { FeedRunner } from '../decoder-inputs.js';
-import { ModelSession, type SessionOptions } from '../session.js';
-import { planSlices, sliceModel, type SlicePlan } from './plan.js';
+import type { ModelSession, SessionOptions } from '../session.js';
+import { planSlices, type SlicePlan } from './plan.js';
+import { openSlice } from './slice-session.js';
 
 export interface BlockwiseSessionOptions extends SessionOptions {
   /** Residual-stream value names to cut at, in stream order. */
@@ -47,9 +48,11 @@ export class BlockwiseSession implements FeedRunner {
     for (const n of wanted) if (state.has(n)) result[n] = state.get(n)!;
     const budget = this.options.residentBytes ?? 512 * 2 ** 20;
     for (const slice of this.plan.slices) {
+      // Nothing wanted depends on it (a head when only the stream is asked for).
+      if (!slice.outputs.length) continue;
       let session = this.open.get(slice.index);
       if (!session) {
-        session = await ModelSession.create(sliceModel(this.plan, slice), this.options);
+        session = await openSlice(this.plan, slice, slice.outputs, this.options);
         this.sessionsOpened++;
       }
       try {

@@ -1,8 +1,9 @@
 import type * as ort from 'onnxruntime-node';
 import { OnnxOptError } from '../../errors.js';
 import type { Model } from '../../ir/model.js';
-import { ModelSession, type SessionOptions } from '../session.js';
-import { planSlices, sliceModel, type Slice, type SlicePlan } from './plan.js';
+import type { ModelSession, SessionOptions } from '../session.js';
+import { planSlices, type Slice, type SlicePlan } from './plan.js';
+import { openSlice } from './slice-session.js';
 
 /** One model to run: the base (trial 0) or a variant of it (a clone with something removed). */
 export interface Trial {
@@ -100,7 +101,7 @@ export async function runLayerMajor(trials: readonly Trial[], o: LayerMajorOptio
   const open = async (plan: SlicePlan, slice: Slice, outputs: string[]) => {
     sessions++;
     peakSliceBytes = Math.max(peakSliceBytes, slice.weightBytes);
-    return ModelSession.create(sliceModel(plan, slice, outputs), o);
+    return openSlice(plan, slice, outputs, o);
   };
   const runOn = async (session: ModelSession, t: number, slice: Slice, deliverTo: number[]) => {
     const st = states[t]!;
