@@ -34,6 +34,8 @@ const INSTALL_SCRIPTS: Record<string, string> = {
   'node_modules/esbuild': 'dev',
   // Downloads CUDA binaries from NuGet on linux/x64 unless told to skip: .npmrc does.
   'node_modules/onnxruntime-node': 'prod',
+  // Dev only (transformers.js → onnxruntime-web): reads package.json files to warn about version schemes; no network.
+  'node_modules/protobufjs': 'dev',
 };
 
 describe('the lockfile pins everything to the npm registry', () => {
