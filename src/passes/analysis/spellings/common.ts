@@ -35,6 +35,11 @@ export const swigluRule = defineRule({
 });
 
 export function describeSwiglu(m: Match): FfnFound | string {
+  return describeGated(m, 'swiglu', 'silu');
+}
+
+/** A gated FFN from a match binding gateOut/upOut/downOut (…Q for MatMulNBits) and optional …Bias. */
+function describeGated(m: Match, kind: 'swiglu' | 'geglu', activation: string): FfnFound | string {
   const b = m.bindings;
   const node = (k: string) => producerIn(m, b[k] ?? b[`${k}Q`]);
   const gate = matmulWeight(node('gateOut'));
@@ -45,15 +50,15 @@ export function describeSwiglu(m: Match): FfnFound | string {
   return {
     input: b.z!,
     output: m.outputs[0]!,
-    kind: 'swiglu',
+    kind,
     gate,
     up,
     down,
     upBias: bias('upOutBias'),
     downBias: bias('downOutBias'),
     ...(bias('gateOutBias') ? { gateBias: bias('gateOutBias')! } : {}),
-    activation: 'silu',
-    nodes: [...m.nodes],
+    activation,
+    nodes: [...m.nodes, ...m.constantNodes],
   };
 }
 
@@ -161,25 +166,8 @@ export const gegluRule = defineRule({
 });
 
 export function describeGeglu(m: Match): FfnFound | string {
-  const b = m.bindings;
-  const node = (k: string) => producerIn(m, b[k] ?? b[`${k}Q`]);
-  const gate = matmulWeight(node('gateOut'));
-  const up = matmulWeight(node('upOut'));
-  const down = matmulWeight(node('downOut'));
-  if (!gate || !up || !down) return 'the gate, up or down projection weight is not a constant initializer';
-  const act = b.act?.producer?.opType;
-  return {
-    input: b.z!,
-    output: m.outputs[0]!,
-    kind: 'geglu',
-    gate,
-    up,
-    down,
-    upBias: undefined,
-    downBias: undefined,
-    activation: act === 'Tanh' ? 'gelu-tanh' : act === 'Erf' ? 'gelu-erf' : 'gelu',
-    nodes: [...m.nodes, ...m.constantNodes],
-  };
+  const act = m.bindings.act?.producer?.opType;
+  return describeGated(m, 'geglu', act === 'Tanh' ? 'gelu-tanh' : act === 'Erf' ? 'gelu-erf' : 'gelu');
 }
 
 /**
