@@ -5,6 +5,7 @@
  * of each. Each measurement runs in its own process. BENCH_CALIB_SIZE='{"layers":4,...}' shrinks
  * the fixture for a quick look.
  */
+import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { BENCH_DIR, fmtMs, runWorker } from './lib.js';
@@ -12,7 +13,7 @@ import { BENCH_DIR, fmtMs, runWorker } from './lib.js';
 const SIZE = process.env.BENCH_CALIB_SIZE ?? JSON.stringify({ layers: 16, hidden: 1024, intermediate: 2816, vocab: 32000 });
 
 export async function benchCalibration(): Promise<void> {
-  const dir = join(BENCH_DIR, `calibration-${Buffer.from(SIZE).toString('hex').slice(0, 16)}`);
+  const dir = join(BENCH_DIR, `calibration-${createHash('sha256').update(SIZE).digest('hex').slice(0, 12)}`);
   const path = join(dir, 'model.onnx');
   mkdirSync(dir, { recursive: true });
   if (!existsSync(path)) runWorker('calibration-worker.ts', ['generate', path, '', '', SIZE]);

@@ -57,6 +57,8 @@ export const attnPrune = definePass({
     let scores: LayerScore[] = [];
     let evaluations = 0;
     let calibration: CalibrationData | undefined;
+    // What the calibration runs cost, in forward passes of the model over the calibration tokens.
+    const cost = { modelEquivalents: 0, sessions: 0 };
     const given = o.scores ? readScores(o.scores) : ctx.services.scores ? scoresFrom(ctx.services.scores, 'the --scores file') : undefined;
     if (o.layers) {
       method = 'given';
@@ -66,7 +68,7 @@ export const attnPrune = definePass({
       scores = given.filter((s) => map.layers.some((l) => l.index === s.layer && l.attention));
     } else {
       calibration = await calibrationFor(model, ctx);
-      const so = { sequences: calibration.sequences, threads: ctx.services.threads as number | undefined, calibration: ctx.services.calibrationMode as CalibrationMode | undefined };
+      const so = { sequences: calibration.sequences, threads: ctx.services.threads as number | undefined, calibration: ctx.services.calibrationMode as CalibrationMode | undefined, stats: cost };
       if (method === 'cosine') {
         scores = await cosineScores(model, map, so);
         evaluations = 1;
@@ -83,7 +85,7 @@ export const attnPrune = definePass({
     let reached: number | undefined;
     if (method === 'greedy-kl') {
       calibration ??= await calibrationFor(model, ctx);
-      const so = { sequences: calibration.sequences, threads: ctx.services.threads as number | undefined, calibration: ctx.services.calibrationMode as CalibrationMode | undefined };
+      const so = { sequences: calibration.sequences, threads: ctx.services.threads as number | undefined, calibration: ctx.services.calibrationMode as CalibrationMode | undefined, stats: cost };
       const target = o.count ?? (o.ratio !== undefined ? Math.round(o.ratio * candidates(map, new Set()).length) : undefined);
       if (target === undefined && o['max-kl'] === undefined) throw new OnnxOptError('USAGE', 'attn-prune: greedy-kl needs count, ratio or max-kl');
       const r = await greedy(model, candidates(map, protectedSet), target ?? Infinity, o['max-kl'], so, (m) => ctx.log(m));
@@ -95,7 +97,7 @@ export const attnPrune = definePass({
       chosen = selectLayers(scores, { count: o.count, ratio: o.ratio, threshold: o.threshold, layers: o.layers, protect: o.protect, numLayers });
       if (o['max-kl'] !== undefined) {
         calibration ??= await calibrationFor(model, ctx);
-        const so = { sequences: calibration.sequences, threads: ctx.services.threads as number | undefined, calibration: ctx.services.calibrationMode as CalibrationMode | undefined };
+        const so = { sequences: calibration.sequences, threads: ctx.services.threads as number | undefined, calibration: ctx.services.calibrationMode as CalibrationMode | undefined, stats: cost };
         const baseline = await logitsOf(model, so);
         evaluations++;
         const kept: number[] = [];
@@ -135,6 +137,7 @@ export const attnPrune = definePass({
         ctx.log(`  layer ${String(x.layer).padStart(3)}  ${x.score.toExponential(3).padStart(10)}  ${mark}`);
       }
     }
+    if (cost.sessions) ctx.log(`attn-prune calibration: ${evaluations} model evaluations cost ${cost.modelEquivalents.toFixed(2)} model-equivalents (${ctx.services.calibrationMode ?? 'blockwise'})`);
     const report: AttnPruneReport = {
       method,
       scores: scores.map((s) => ({ layer: s.layer, score: s.score, removed: removed.includes(s.layer), protected: protectedSet.has(s.layer) })).sort((a, b) => a.layer - b.layer),

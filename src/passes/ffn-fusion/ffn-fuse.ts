@@ -72,7 +72,9 @@ export const ffnFuse = definePass({
         const data = await calibrationFor(model, ctx);
         const bar = progressOf(ctx.services).start('dependency matrix', runs.reduce((n, r) => n + r.length - 1, 0) + 1, 'runs');
         try {
-          matrix = await dependencyMatrix(model, map, runs, { sequences: data.sequences, threads: ctx.services.threads as number | undefined, calibration: ctx.services.calibrationMode as CalibrationMode | undefined, onEvaluation: (d, t) => bar.update(d, t) });
+          const cost = { modelEquivalents: 0, sessions: 0 };
+          matrix = await dependencyMatrix(model, map, runs, { sequences: data.sequences, threads: ctx.services.threads as number | undefined, calibration: ctx.services.calibrationMode as CalibrationMode | undefined, stats: cost, onEvaluation: (d, t) => bar.update(d, t) });
+          ctx.log(`dependency matrix: ${matrix.evaluations} model evaluations cost ${cost.modelEquivalents.toFixed(2)} model-equivalents (${ctx.services.calibrationMode ?? 'blockwise'})`);
         } finally {
           bar.stop();
         }
