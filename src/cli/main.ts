@@ -9,6 +9,7 @@ import { demoCommand } from './commands/demo.js';
 import { inspectCommand } from './commands/inspect.js';
 import { readConfigFile } from './config-file.js';
 import { goldenCheckCommand, goldenMakeCommand } from './commands/golden.js';
+import { exploreCommand } from './commands/explore.js';
 import { verifyCommand } from './commands/verify.js';
 import { withCalibrationOptions } from './calibration-args.js';
 import { formatPassList } from './commands/list-passes.js';
@@ -157,6 +158,43 @@ function buildCli(y: Argv, setCode: (c: number) => void): Argv {
             calibSequences: a['calib-sequences'],
             calibLength: a['calib-length'],
             seed: a.seed,
+          }),
+        ),
+    )
+    .command(
+      'explore <model>',
+      'score once, then sweep attention removal (with and without FFN fusion) on held-out tokens: Pareto frontier of KL against predicted speed-up',
+      (c) =>
+        withCalibrationOptions(
+          c
+            .positional('model', { type: 'string', demandOption: true })
+            .option('heldout', { type: 'string', describe: 'held-out data to evaluate on (default: the second half of the calibration sequences)' })
+            .option('max-kl', { type: 'number', describe: 'print the fastest configuration whose held-out KL is at most this, as a --passes pipeline' })
+            .option('max-removed', { type: 'number', describe: 'most attention sublayers removed (default: half of them)' })
+            .option('fuse-threshold', { type: 'number', describe: "ffn-fuse's dependency threshold for the fused variants (default 0.2)" })
+            .option('context', { type: 'number', describe: 'context length the decode speed-up is predicted at (default 512)' })
+            .option('json', { type: 'boolean', describe: 'machine-readable result on stdout' })
+            .option('report', { type: 'string', describe: 'write out.html (chart of the trade-off) or out.json' })
+            .option('quiet', { alias: 'q', type: 'boolean' }),
+        ),
+      async (a) =>
+        setCode(
+          await exploreCommand({
+            model: a.model,
+            heldout: a.heldout,
+            maxKl: a['max-kl'],
+            maxRemoved: a['max-removed'],
+            fuseThreshold: a['fuse-threshold'],
+            context: a.context,
+            json: a.json,
+            report: a.report,
+            quiet: a.quiet,
+            calib: a.calib,
+            tokenizer: a.tokenizer,
+            calibSequences: a['calib-sequences'],
+            calibLength: a['calib-length'],
+            seed: a.seed,
+            calibration: a.calibration as 'blockwise' | undefined,
           }),
         ),
     )

@@ -29,7 +29,7 @@ const C = {
   empty: '#f1f3f7',
 };
 
-const CSS = `
+export const CSS = `
 *{box-sizing:border-box}
 body{font:14px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,"Helvetica Neue",Arial,sans-serif;margin:0;background:#f5f6f8;color:${C.ink}}
 main{max-width:1080px;margin:0 auto;padding:28px 28px 48px}
