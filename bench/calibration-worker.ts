@@ -1,4 +1,5 @@
 // Child process of bench/calibration.ts: one measurement per process, so peak RSS is its own.
+import { readFileSync, writeFileSync } from 'node:fs';
 import { saveModel } from '../src/codegen/write-model.js';
 import { makeLlamaModel } from '../src/fixtures/llama.js';
 import { loadModel } from '../src/io/read-model.js';
@@ -13,13 +14,16 @@ if (step === 'generate') {
   const s = JSON.parse(size!) as { layers: number; hidden: number; intermediate: number; vocab: number };
   const model = makeLlamaModel({ ...s, heads: 16, kvHeads: 4, seed: 5, kvCache: true });
   saveModel(model, path!, { externalData: 'external' });
+  // Calibration tokens sampled from the model (block-wise, with the cache), once, so that the
+  // measurements below start from a fresh process that has run nothing else.
+  const data = await loadCalibration(loadModel(path!), { kind: 'sampled' }, { numSequences: 4, sequenceLength: 32, seed: 0 });
+  writeFileSync(`${path}.tokens.json`, JSON.stringify(data.sequences));
   console.log(JSON.stringify({ ok: true }));
 } else {
   const model = loadModel(path!);
   const map = analyzeDecoder(model);
   const n = map.layers.length;
-  // Calibration tokens sampled from the model (block-wise, with the cache) outside the timing.
-  const data = await loadCalibration(model, { kind: 'sampled' }, { numSequences: 4, sequenceLength: 32, seed: 0 });
+  const data = { sequences: JSON.parse(readFileSync(`${path}.tokens.json`, 'utf8')) as number[][] };
   const stats: CalibrationStats = { modelEquivalents: 0, sessions: 0 };
   const o = { sequences: data.sequences, batchSize: 4, calibration: mode as CalibrationMode, stats };
   const rss0 = process.resourceUsage().maxRSS;
