@@ -4,12 +4,14 @@ import { benchAttnPrune } from './attn-prune.js';
 import { benchCalibration } from './calibration.js';
 import { benchFfnFuse } from './ffn-fuse.js';
 import { benchIo } from './io.js';
+import { benchRoofline } from './roofline.js';
 
 const benches: Record<string, () => void | Promise<void>> = {
   io: () => benchIo(),
   'attn-prune': () => benchAttnPrune(),
   'ffn-fuse': () => benchFfnFuse(),
   calibration: () => benchCalibration(),
+  roofline: () => benchRoofline(),
 };
 
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));
