@@ -8,7 +8,6 @@ import { OnnxOptError } from '../errors.js';
 import type { Model } from '../ir/model.js';
 import { summarizeModel } from '../ir/summary.js';
 import { analyzeDecoder } from '../passes/analysis/analyze-decoder.js';
-import { kvBytesPerToken } from '../passes/attn-prune/attn-prune.js';
 import { cosineScores, logitsOf, meanKl, withoutAttention, type LayerScore } from '../passes/attn-prune/scores.js';
 import { resolveIndices } from '../passes/attn-prune/select.js';
 import { candidateRuns } from '../passes/ffn-fusion/candidates.js';
@@ -134,7 +133,8 @@ export async function explore(model: Model, o: ExploreOptions): Promise<ExploreR
         prefillSpeedup: p.prefill.speedup,
         decodeBytes: decodeBytes(after, context),
         parameters: summarizeModel(v.model).parameters,
-        kvBytesPerToken: kvBytesPerToken(v.model),
+        // The roofline's count: cache inputs, or the K/V projection widths for models without a cache.
+        kvBytesPerToken: after.kvBytesPerToken,
         depth: depth(analyzeDecoder(v.model)),
         frontier: false,
       });
