@@ -4,7 +4,8 @@
  * and 50% of its attention removed, then the resulting FFN run fused. ORT CPU latency (intra-op
  * threads = cores) of batch-1 decode steps at several contexts and of a 512-token prefill, as ratios
  * to the original (the two run alternately, since the machine's load drifts), next to the roofline prediction (bytes per decode step, FLOPs per prefill).
- * `ROOFLINE_CONTEXTS=128,512` and `ROOFLINE_PREFILL=0` shorten a run on a slow machine.
+ * `ROOFLINE_CONTEXTS=128,512` and `ROOFLINE_PREFILL=0` shorten a run on a slow machine;
+ * `ROOFLINE_DTYPE=float16` measures the fp16 model instead.
  */
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync } from 'node:fs';
@@ -26,7 +27,8 @@ import { copyModel } from '../src/runtime/probes.js';
 import { ModelSession } from '../src/runtime/session.js';
 import { fmtMs, median } from './lib.js';
 
-const SIZE: LlamaFixtureOptions = { layers: 24, hidden: 1024, heads: 16, kvHeads: 4, intermediate: 2816, vocab: 32000, kvCache: true, seed: 7 };
+const DTYPE = process.env.ROOFLINE_DTYPE === 'float16' ? 'float16' : 'float32';
+const SIZE: LlamaFixtureOptions = { layers: 24, hidden: 1024, heads: 16, kvHeads: 4, intermediate: 2816, vocab: 32000, kvCache: true, seed: 7, ...(DTYPE === 'float16' ? { dtype: 'float16' as const } : {}) };
 const CONTEXTS = (process.env.ROOFLINE_CONTEXTS ?? '128,512,2048').split(',').map(Number);
 const PREFILL = Number(process.env.ROOFLINE_PREFILL ?? 512);
 const DECODE_RUNS = 15;
@@ -70,7 +72,8 @@ function decodeFeeds(sig: DecoderSignature, context: number): Record<string, ort
   const past: Record<string, ort.Tensor> = {};
   for (const s of sig.cache) {
     const dims = s.shape.map((d, i) => (i === s.batchAxis ? 1 : i === s.sequenceAxis ? context : (d as number)));
-    past[s.past] = new ort.Tensor('float32', new Float32Array(dims.reduce((a, b) => a * b, 1)), dims);
+    const n = dims.reduce((a, b) => a * b, 1);
+    past[s.past] = s.dtype === 'float16' ? new ort.Tensor('float16', new Uint16Array(n), dims) : new ort.Tensor('float32', new Float32Array(n), dims);
   }
   return buildFeeds(sig, [[42]], [new Array<number>(context + 1).fill(1)], past);
 }
@@ -134,7 +137,7 @@ async function measure(original: Model, optimized: Model, threads: number): Prom
 
 export async function benchRoofline(): Promise<void> {
   const threads = availableParallelism();
-  console.log(`bench/roofline  Llama ${SIZE.layers} layers, hidden ${SIZE.hidden}, ${SIZE.heads}/${SIZE.kvHeads} heads (GQA), FFN ${SIZE.intermediate}, vocab ${SIZE.vocab}, fp32`);
+  console.log(`bench/roofline  Llama ${SIZE.layers} layers, hidden ${SIZE.hidden}, ${SIZE.heads}/${SIZE.kvHeads} heads (GQA), FFN ${SIZE.intermediate}, vocab ${SIZE.vocab}, ${DTYPE === 'float16' ? 'fp16' : 'fp32'}`);
   console.log(`  ORT CPU, ${threads} intra-op threads (${cpus()[0]?.model ?? 'unknown CPU'}); original and optimized alternate, ratio = median of ${DECODE_RUNS} (decode) / ${PREFILL_RUNS} (prefill) paired ratios`);
   const original = loadModel(fixturePath());
   const s = summarizeModel(original);
