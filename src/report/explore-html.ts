@@ -33,9 +33,10 @@ export function renderExploreHtml(d: ExploreDocument): string {
 }
 
 /** The sweep's cost in words (the CLI prints the same line). */
-export function costLine(d: Pick<ExploreDocument, 'evaluations' | 'modelEquivalents' | 'configs'>): string {
+export function costLine(d: Pick<ExploreDocument, 'evaluations' | 'modelEquivalents' | 'scoringModelEquivalents' | 'configs'>): string {
   const e = d.evaluations;
-  return `${e.total} model evaluations (cosine scoring ${e.scoring}, dependency matrix ${e.matrix}, held-out ${e.heldout}: the baseline and ${d.configs.length} configurations), ${d.modelEquivalents.toFixed(1)} model-equivalents`;
+  const times = d.scoringModelEquivalents > 0 ? ` (${(d.modelEquivalents / d.scoringModelEquivalents).toFixed(1)}× the cosine scoring run)` : '';
+  return `${e.total} model evaluations (cosine scoring ${e.scoring}, dependency matrix ${e.matrix}, held-out ${e.heldout}: the baseline and ${d.configs.length} configurations), ${d.modelEquivalents.toFixed(1)} model-equivalents${times}`;
 }
 
 /** A short label for a point: what was removed and fused. */

@@ -76,6 +76,8 @@ export interface ExploreResult {
   evaluations: { scoring: number; matrix: number; heldout: number; total: number };
   /** The same cost in forward passes of the whole model (block-wise runs re-run only what changed). */
   modelEquivalents: number;
+  /** What the one cosine scoring run cost, in model-equivalents: the unit the sweep's cost is a multiple of. */
+  scoringModelEquivalents: number;
   scoringTokens: number;
   heldoutTokens: number;
 }
@@ -94,6 +96,7 @@ export async function explore(model: Model, o: ExploreOptions): Promise<ExploreR
   const run = { threads: o.threads, calibration: o.calibration, stats };
 
   const scores = await cosineScores(model, map, { sequences: o.scoring, ...run });
+  const scoringCost = stats.modelEquivalents;
   const ranked = scores.filter((s) => !protect.has(s.layer)).sort((a, b) => a.score - b.score || a.layer - b.layer).map((s) => s.layer);
   const maxRemoved = Math.min(o.maxRemoved ?? Math.floor(attn.length / 2), ranked.length);
   if (maxRemoved < 0 || !Number.isInteger(maxRemoved)) throw new OnnxOptError('USAGE', `explore: max-removed must be a non-negative integer, got ${o.maxRemoved}`);
@@ -150,6 +153,7 @@ export async function explore(model: Model, o: ExploreOptions): Promise<ExploreR
     configs,
     evaluations: { scoring: 1, matrix: matrix?.evaluations ?? 0, heldout: heldoutEvals, total: 1 + (matrix?.evaluations ?? 0) + heldoutEvals },
     modelEquivalents: stats.modelEquivalents,
+    scoringModelEquivalents: scoringCost,
     scoringTokens: o.scoring.reduce((n, s) => n + s.length, 0),
     heldoutTokens: o.heldout.reduce((n, s) => n + s.length, 0),
   };

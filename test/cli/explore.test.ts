@@ -42,6 +42,9 @@ describe('onnx-opt explore on the trained model', () => {
 
     // Cost: one cosine run, the matrix, the baseline and one run per configuration.
     expect(d.evaluations).toEqual({ scoring: 1, matrix: d.matrix!.evaluations, heldout: d.configs.length + 1, total: 1 + d.matrix!.evaluations + d.configs.length + 1 });
+    // Block-wise runs re-run only what a change affects: the sweep costs less than one full run per evaluation.
+    expect(d.scoringModelEquivalents).toBeGreaterThan(0);
+    expect(d.modelEquivalents).toBeLessThan(d.evaluations.total * d.scoringModelEquivalents);
 
     const rec = d.recommended!;
     expect(rec.kl).toBeLessThanOrEqual(MAX_KL);
@@ -70,7 +73,7 @@ describe('onnx-opt explore on the trained model', () => {
     expect(r.stdout).toContain('sequences 3–4 (held out)');
     expect(r.stdout).toMatch(/^Pareto frontier \(\d+ of \d+ configurations/m);
     expect(r.stdout).toMatch(/^--passes='attn-prune\{layers=\[\d+,\d+\]\}[^']*'$/m);
-    expect(r.stdout).toMatch(/^cost: \d+ model evaluations/m);
+    expect(r.stdout).toMatch(/^cost: \d+ model evaluations .*model-equivalents \([\d.]+× the cosine scoring run\)$/m);
   });
 
   it('refuses bad options before any work', () => {

@@ -19,6 +19,6 @@ export function sampleExplore(): ExploreDocument {
     schema: 'onnx-opt.explore', version: 1, createdAt: '2026-01-01T00:00:00.000Z', model: 'models/<tiny>.onnx',
     scoringSource: 'calib.txt', heldoutSource: 'heldout.txt', maxKl: 0.1, recommended: configs[2],
     context: 512, prefillTokens: 512, scores: [], matrix: undefined, configs,
-    evaluations: { scoring: 1, matrix: 3, heldout: 6, total: 10 }, modelEquivalents: 7.5, scoringTokens: 100, heldoutTokens: 100,
+    evaluations: { scoring: 1, matrix: 3, heldout: 6, total: 10 }, modelEquivalents: 7.5, scoringModelEquivalents: 0.5, scoringTokens: 100, heldoutTokens: 100,
   };
 }
