@@ -70,7 +70,13 @@ function chart(configs: readonly ExploreConfig[], maxKl: number | undefined): st
       const x = X(c.speedup).toFixed(1);
       const y = Y(c.kl).toFixed(1);
       const label = shortLabel(c);
-      return `<g class="config-point" data-pipeline="${esc(c.pipeline)}" data-kl="${c.kl}" data-speedup="${c.speedup}" data-frontier="${c.frontier}"><title>${esc(c.pipeline || '(original)')}\nKL ${esc(num(c.kl))}, top-1 ${esc((c.top1 * 100).toFixed(1))}%, ${esc(c.speedup.toFixed(3))}×</title><circle cx="${x}" cy="${y}" r="${c.frontier ? 5 : 4}" fill="${c.frontier ? '#d1495b' : '#fff'}" stroke="${c.frontier ? '#d1495b' : '#a9b1bf'}" stroke-width="1.5"/><text class="point-label" x="${x}" y="${y}" dx="7" dy="-6" transform="rotate(-20 ${x} ${y})" style="font-size:${c.frontier ? 10.5 : 9}px;fill:${c.frontier ? '#1d2330' : '#8a93a3'}">${esc(label)}</text></g>`;
+      // Near the right edge labels go to the left; dominated points label below, so a fused variant
+      // at its pruned twin's position does not print over the frontier label.
+      const left = X(c.speedup) > W * 0.72;
+      const anchor = left ? ' text-anchor="end"' : '';
+      const dx = left ? -7 : 7;
+      const dy = c.frontier ? -6 : 14;
+      return `<g class="config-point" data-pipeline="${esc(c.pipeline)}" data-kl="${c.kl}" data-speedup="${c.speedup}" data-frontier="${c.frontier}"><title>${esc(c.pipeline || '(original)')}\nKL ${esc(num(c.kl))}, top-1 ${esc((c.top1 * 100).toFixed(1))}%, ${esc(c.speedup.toFixed(3))}×</title><circle cx="${x}" cy="${y}" r="${c.frontier ? 5 : 4}" fill="${c.frontier ? '#d1495b' : '#fff'}" stroke="${c.frontier ? '#d1495b' : '#a9b1bf'}" stroke-width="1.5"/><text class="point-label" x="${x}" y="${y}" dx="${dx}" dy="${dy}"${anchor} transform="rotate(-20 ${x} ${y})" style="font-size:${c.frontier ? 10.5 : 9}px;fill:${c.frontier ? '#1d2330' : '#8a93a3'}">${esc(label)}</text></g>`;
     })
     .join('');
   const axes = `<line x1="${L}" x2="${W - R}" y1="${H - B}" y2="${H - B}" stroke="#5b6475"/><line x1="${L}" x2="${L}" y1="${T}" y2="${H - B}" stroke="#5b6475"/><text class="axis-title" x="${(L + W - R) / 2}" y="${H - 8}" text-anchor="middle">predicted decode speed-up (roofline)</text><text class="axis-title" transform="rotate(-90)" x="${-(T + H - B) / 2}" y="14" text-anchor="middle">mean KL on held-out tokens (nats)</text>`;
