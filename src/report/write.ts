@@ -7,10 +7,15 @@ import type { OptimizationReport } from './schema.js';
 
 /** Writes the report as HTML (`.html`/`.htm`) or JSON (`.json`), atomically. */
 export function writeReport(path: string, report: OptimizationReport): void {
+  writeReportFile(path, report, renderHtmlReport);
+}
+
+/** Writes a report document as HTML (rendered by `html`) or JSON, by the path's extension, atomically. */
+export function writeReportFile<T>(path: string, doc: T, html: (doc: T) => string): void {
   const ext = extname(path).toLowerCase();
   let text: string;
-  if (ext === '.html' || ext === '.htm') text = renderHtmlReport(report);
-  else if (ext === '.json') text = JSON.stringify(report, null, 2) + '\n';
+  if (ext === '.html' || ext === '.htm') text = html(doc);
+  else if (ext === '.json') text = JSON.stringify(doc, null, 2) + '\n';
   else throw new OnnxOptError('USAGE', 'the report path must end in .html or .json', { file: path });
   mkdirSync(dirname(path), { recursive: true });
   const temp = join(dirname(path), `.${basename(path)}.${process.pid}.tmp`);
