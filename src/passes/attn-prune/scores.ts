@@ -117,15 +117,7 @@ function logSoftmaxRow(x: Float64Array, off: number, n: number): Float64Array {
 
 /** Mean KL(p ‖ q) over positions, from log-probabilities. */
 export function meanKl(p: Float64Array[], q: Float64Array[]): number {
-  let total = 0;
-  for (let k = 0; k < p.length; k++) {
-    const a = p[k]!;
-    const b = q[k]!;
-    let kl = 0;
-    for (let i = 0; i < a.length; i++) kl += Math.exp(a[i]!) * (a[i]! - b[i]!);
-    total += kl;
-  }
-  return p.length ? total / p.length : 0;
+  return p.length ? sumKl(p, q) / p.length : 0;
 }
 
 /** A copy of `model` with the attention of `layers` removed (layer indices as in the LayerMap). */
