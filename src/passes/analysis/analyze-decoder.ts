@@ -104,11 +104,11 @@ export function analyzeDecoder(model: Model, options: AnalyzeOptions = {}): Laye
     const norm2 = n2.item;
     const xMid = streamOf(norm2);
     // Sandwich norms (Gemma 2): the FFN output is normalized before it joins the stream.
-    const postNorm = findJoin(ffn.output, xMid, norms) ? undefined : normReading(ffn.output, norms);
+    const direct = findJoin(ffn.output, xMid, norms);
+    const postNorm = direct ? undefined : normReading(ffn.output, norms);
     // Granite scales it by a constant instead: the product is what the FFN adds.
-    const scaled = postNorm || findJoin(ffn.output, xMid, norms) ? undefined : scaledSublayerOutput(ffn.output);
-    const added = postNorm?.output ?? scaled?.output ?? ffn.output;
-    const ffnJoin = findJoin(added, xMid, norms);
+    const scaled = direct || postNorm ? undefined : scaledSublayerOutput(ffn.output);
+    const ffnJoin = direct ?? findJoin(postNorm?.output ?? scaled?.output ?? ffn.output, xMid, norms);
     // Attention: what was added to the stream just before the FFN's norm.
     let attention: AttentionInfo | undefined;
     let xIn = xMid;

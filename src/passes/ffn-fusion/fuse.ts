@@ -1,4 +1,3 @@
-import { constantSource, constantTensor } from '../pattern/constants.js';
 import { OnnxOptError } from '../../errors.js';
 import { Attribute } from '../../ir/attribute.js';
 import { DataType } from '../../ir/dtype.js';
@@ -10,7 +9,7 @@ import type { Value } from '../../ir/value.js';
 import { removeDeadNodes } from '../attn-prune/remove-attention.js';
 import { analyzeDecoder } from '../analysis/analyze-decoder.js';
 import { ALL_SPELLINGS } from '../analysis/spellings/index.js';
-import { applyMatch, findMatches } from '../pattern/index.js';
+import { applyMatch, constantSource, constantTensor, findMatches } from '../pattern/index.js';
 import { FUSED_LAYERS_KEY, type FfnInfo, type LayerMap, type NormInfo, type WeightRef } from '../analysis/layer-map.js';
 import { columnSlice2d, concat2d, readFloats, transpose2d, vecMat, vectorTensor } from './weights.js';
 

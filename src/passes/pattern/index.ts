@@ -9,7 +9,7 @@
  *   (RULE_METADATA_KEY).
  */
 export { anyOf, defaultsTo, type OutputPattern, type VarPattern, type AttrConstraint, type AttrPredicate, type AttrValue, type NodeOptions, type PatternExpr, type PatternInput, type PatternOps, ValuePattern } from './pattern.js';
-export { constantDims, constantNumbers, constantProducer, constantScalar, constantTensor, isConstantValue } from './constants.js';
+export { constantDims, constantNumbers, constantProducer, constantScalar, constantSource, constantTensor, isConstantValue } from './constants.js';
 export { describeNode, describePattern, describeValue } from './describe.js';
 export { defineRule, fail, ok, type AnyRule, type Bindings, type CheckContext, type CheckResult, type Match, type Rule, type RuleSpec } from './rule.js';
 export { findMatches, Matcher, type FindOptions } from './matcher.js';
