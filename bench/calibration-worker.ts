@@ -1,6 +1,6 @@
 // Child process of bench/calibration.ts: one measurement per process, so peak RSS is its own.
 import { readFileSync, writeFileSync } from 'node:fs';
-import { saveModel } from '../src/codegen/write-model.js';
+import { saveModel } from '../src/io/write-model.js';
 import { makeLlamaModel } from '../src/fixtures/llama.js';
 import { loadModel } from '../src/io/read-model.js';
 import { analyzeDecoder } from '../src/passes/analysis/analyze-decoder.js';

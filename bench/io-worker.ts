@@ -1,6 +1,6 @@
 // Child process for bench/io.ts: one measured operation per process, so peak RSS is its own.
 import { existsSync } from 'node:fs';
-import { saveModel } from '../src/codegen/write-model.js';
+import { saveModel } from '../src/io/write-model.js';
 import { makeLlamaModel } from '../src/fixtures/llama.js';
 import { loadModel } from '../src/io/read-model.js';
 

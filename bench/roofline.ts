@@ -12,7 +12,7 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { availableParallelism, cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
-import { saveModel } from '../src/codegen/write-model.js';
+import { saveModel } from '../src/io/write-model.js';
 import { makeLlamaModel, type LlamaFixtureOptions } from '../src/fixtures/llama.js';
 import { loadModel } from '../src/io/read-model.js';
 import type { Model } from '../src/ir/model.js';

@@ -1,6 +1,6 @@
 // Child process of scripts/test-large.ts: one step per process, so peak RSS and bytes written are that step's own.
 import { readFileSync } from 'node:fs';
-import { saveModel } from '../src/codegen/write-model.js';
+import { saveModel } from '../src/io/write-model.js';
 import { makeLlamaModel } from '../src/fixtures/llama.js';
 import { loadModel } from '../src/io/read-model.js';
 import type { Model } from '../src/ir/model.js';

@@ -8,7 +8,7 @@ import { join, relative, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { chromium } from 'playwright-core';
 import { optimize } from '../src/cli/commands/optimize.js';
-import { saveModel } from '../src/codegen/write-model.js';
+import { saveModel } from '../src/io/write-model.js';
 import { DEMO_PIPELINE, makeDemoModel } from '../src/fixtures/demo.js';
 import { registerBuiltinPasses } from '../src/passes/builtin.js';
 import { renderHtmlReport } from '../src/report/render-html.js';

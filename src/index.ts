@@ -30,7 +30,7 @@ export { verifyModel, type Problem } from './ir/verifier.js';
 
 // I/O
 export { loadModel, loadModelFromBytes, type LoadOptions } from './io/read-model.js';
-export { saveModel, serializeModel, type SaveOptions, type SaveResult } from './codegen/write-model.js';
+export { saveModel, serializeModel, type SaveOptions, type SaveResult } from './io/write-model.js';
 export { assertTarget, checkTarget, formatTargetProblems, TargetCheckError, type Target, type TargetCheckResult } from './codegen/targets/check.js';
 export { checkOpset, assertOpset } from './codegen/targets/opset.js';
 export { generateRunner, writeRunner } from './codegen/ts-runner/index.js';

@@ -3,7 +3,7 @@ import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type * as ort from 'onnxruntime-node';
 import { TensorProtoSchema, type TensorProto } from 'onnx-buf';
-import { inlineTensorProto } from '../codegen/encode.js';
+import { inlineTensorProto } from '../io/encode.js';
 import { OnnxOptError } from '../errors.js';
 import { readInputFile } from '../io/file-checks.js';
 import { DataType, dtypeShortName, isFloatType } from '../ir/dtype.js';

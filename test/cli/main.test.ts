@@ -124,7 +124,7 @@ describe('--target', () => {
     expect(ok.code).toBe(0);
     const { GraphBuilder } = await import('../../src/ir/builder.js');
     const { DataType } = await import('../../src/ir/dtype.js');
-    const { saveModel } = await import('../../src/codegen/write-model.js');
+    const { saveModel } = await import('../../src/io/write-model.js');
     const b = new GraphBuilder();
     const x = b.input('x', DataType.FLOAT, [4]);
     b.output(b.op('Unique', [x], {}, { name: 'dedupe' }), 'y');

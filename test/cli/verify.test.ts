@@ -2,7 +2,7 @@ import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { saveModel } from '../../src/codegen/write-model.js';
+import { saveModel } from '../../src/io/write-model.js';
 import { loadModel } from '../../src/io/read-model.js';
 import { Tensor } from '../../src/ir/tensor.js';
 import { REPO, runCli } from '../helpers/cli.js';

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { ModelProtoSchema } from 'onnx-buf';
 import * as ort from 'onnxruntime-node';
 import { afterAll, describe, expect, it } from 'vitest';
-import { serializeModel, saveModel } from '../../src/codegen/write-model.js';
+import { serializeModel, saveModel } from '../../src/io/write-model.js';
 import {
   assertTarget,
   checkTarget,

@@ -2,7 +2,7 @@ import { readdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
-import { saveModel } from '../../src/codegen/write-model.js';
+import { saveModel } from '../../src/io/write-model.js';
 import { loadModel, loadModelFromBytes } from '../../src/io/read-model.js';
 import { bytesOf, runFile, tokens } from '../helpers/ort.js';
 import { TINYLLAMA, TINYLLAMA_EXT, TINYLLAMA_KV, tempDir } from '../helpers/paths.js';

@@ -3,7 +3,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { file_onnx, ModelProtoSchema } from 'onnx-buf';
 import { describe, expect, it } from 'vitest';
-import { encodeModel } from '../../src/codegen/encode.js';
+import { encodeModel } from '../../src/io/encode.js';
 import { loadModelFromBytes } from '../../src/io/read-model.js';
 import { CONFORMANCE } from '../helpers/paths.js';
 

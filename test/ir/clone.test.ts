@@ -2,7 +2,7 @@ import { toBinary } from '@bufbuild/protobuf';
 import { join } from 'node:path';
 import { ModelProtoSchema } from 'onnx-buf';
 import { describe, expect, it } from 'vitest';
-import { encodeModel, externalTensorProto, inlineTensorProto } from '../../src/codegen/encode.js';
+import { encodeModel, externalTensorProto, inlineTensorProto } from '../../src/io/encode.js';
 import { loadModel } from '../../src/io/read-model.js';
 import { cloneModel } from '../../src/ir/clone.js';
 import type { Model } from '../../src/ir/model.js';

@@ -2,7 +2,7 @@ import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
-import { saveModel } from '../../src/codegen/write-model.js';
+import { saveModel } from '../../src/io/write-model.js';
 import { loadModel } from '../../src/io/read-model.js';
 import { GraphBuilder } from '../../src/ir/builder.js';
 import { DataType } from '../../src/ir/dtype.js';

@@ -8,7 +8,7 @@ import { lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync } from 'n
 import { join } from 'node:path';
 import { expect } from 'vitest';
 import { main } from '../../src/cli/main.js';
-import { saveModel, type SaveOptions } from '../../src/codegen/write-model.js';
+import { saveModel, type SaveOptions } from '../../src/io/write-model.js';
 import { makeLlamaModel } from '../../src/fixtures/llama.js';
 import { tempDir } from '../helpers/paths.js';
 

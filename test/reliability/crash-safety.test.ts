@@ -12,7 +12,7 @@ import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { resolveModelPath } from '../../src/codegen/model-folder.js';
-import { saveModel } from '../../src/codegen/write-model.js';
+import { saveModel } from '../../src/io/write-model.js';
 import { makeLlamaModel } from '../../src/fixtures/llama.js';
 import { loadModel } from '../../src/io/read-model.js';
 import { tempDir } from '../helpers/paths.js';

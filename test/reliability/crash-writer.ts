@@ -30,7 +30,7 @@ if (flag === '--pause-after-data-rename') {
   syncBuiltinESMExports(); // the writer's `import { renameSync } from 'node:fs'` now sees the wrapper
 }
 
-const { saveModel } = await import('../../src/codegen/write-model.js');
+const { saveModel } = await import('../../src/io/write-model.js');
 const { bigModel } = await import('./crash-model.js');
 
 let reported = 0;

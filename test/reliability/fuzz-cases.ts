@@ -43,7 +43,7 @@ import {
   type TensorProto,
   type TypeProto,
 } from 'onnx-buf';
-import { saveModel, type SaveOptions } from '../../src/codegen/write-model.js';
+import { saveModel, type SaveOptions } from '../../src/io/write-model.js';
 import { makeLlamaModel } from '../../src/fixtures/llama.js';
 import { CONFORMANCE } from '../helpers/paths.js';
 import { Rng } from './rng.js';

@@ -14,7 +14,7 @@
 import { createHash } from 'node:crypto';
 import { lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync, unlinkSync } from 'node:fs';
 import { basename, join, relative } from 'node:path';
-import { saveModel } from '../../src/codegen/write-model.js';
+import { saveModel } from '../../src/io/write-model.js';
 import { OnnxOptError } from '../../src/errors.js';
 import { loadModel } from '../../src/io/read-model.js';
 import { verifyModel } from '../../src/ir/verifier.js';

@@ -10,7 +10,7 @@ import fs, { linkSync, mkdirSync, readdirSync, readFileSync, statSync } from 'no
 import { syncBuiltinESMExports } from 'node:module';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { saveModel, type SaveOptions } from '../../src/codegen/write-model.js';
+import { saveModel, type SaveOptions } from '../../src/io/write-model.js';
 import { makeLlamaModel } from '../../src/fixtures/llama.js';
 import { loadModel } from '../../src/io/read-model.js';
 import { registerBuiltinPasses } from '../../src/passes/builtin.js';

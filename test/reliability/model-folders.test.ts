@@ -6,7 +6,7 @@
 import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { saveModel } from '../../src/codegen/write-model.js';
+import { saveModel } from '../../src/io/write-model.js';
 import { genaiConfig, makeGenaiModel } from '../../src/fixtures/genai.js';
 import { loadModel } from '../../src/io/read-model.js';
 import { registerBuiltinPasses } from '../../src/passes/builtin.js';

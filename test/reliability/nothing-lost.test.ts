@@ -21,7 +21,7 @@ import {
   type StringStringEntryProto,
 } from 'onnx-buf';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { saveModel } from '../../src/codegen/write-model.js';
+import { saveModel } from '../../src/io/write-model.js';
 import { makeLlamaModel, type LlamaFixtureOptions } from '../../src/fixtures/llama.js';
 import { loadModel } from '../../src/io/read-model.js';
 import { registerBuiltinPasses } from '../../src/passes/builtin.js';

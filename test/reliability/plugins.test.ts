@@ -6,7 +6,7 @@
 import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { saveModel } from '../../src/codegen/write-model.js';
+import { saveModel } from '../../src/io/write-model.js';
 import { main } from '../../src/cli/main.js';
 import { makeLlamaModel } from '../../src/fixtures/llama.js';
 import { tempDir } from '../helpers/paths.js';

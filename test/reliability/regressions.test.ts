@@ -7,7 +7,7 @@ import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { TensorProto_SegmentSchema, TensorProtoSchema, type TensorProto } from 'onnx-buf';
 import { describe, expect, it } from 'vitest';
-import { saveModel } from '../../src/codegen/write-model.js';
+import { saveModel } from '../../src/io/write-model.js';
 import { OnnxOptError, type ErrorCode } from '../../src/errors.js';
 import { loadModel } from '../../src/io/read-model.js';
 import { tempDir } from '../helpers/paths.js';

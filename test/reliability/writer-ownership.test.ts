@@ -8,7 +8,7 @@ import { execFileSync } from 'node:child_process';
 import { copyFileSync, linkSync, lstatSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { saveModel } from '../../src/codegen/write-model.js';
+import { saveModel } from '../../src/io/write-model.js';
 import { OnnxOptError } from '../../src/errors.js';
 import { loadModel } from '../../src/io/read-model.js';
 import { registerBuiltinPasses } from '../../src/passes/builtin.js';

@@ -4,7 +4,7 @@ import { pathToFileURL } from 'node:url';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { optimize } from '../../src/cli/commands/optimize.js';
-import { saveModel } from '../../src/codegen/write-model.js';
+import { saveModel } from '../../src/io/write-model.js';
 import { DEMO_PIPELINE, makeDemoModel } from '../../src/fixtures/demo.js';
 import { registerBuiltinPasses } from '../../src/passes/builtin.js';
 import { renderHtmlReport } from '../../src/report/render-html.js';

@@ -1,6 +1,6 @@
 import { mkdirSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
-import { saveModel } from '../../codegen/write-model.js';
+import { saveModel } from '../../io/write-model.js';
 import { DEMO_PIPELINE, makeDemoModel } from '../../fixtures/demo.js';
 import { writeReport, summarizeReport } from '../../report/write.js';
 import { EXIT_CHECK_FAILED } from '../exit.js';

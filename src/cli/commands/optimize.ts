@@ -8,7 +8,7 @@ import { companionFiles, resolveModelPath } from '../../codegen/model-folder.js'
 import { OnnxOptError } from '../../errors.js';
 import { checkOutputPath, readInputFile, statInputFile } from '../../io/file-checks.js';
 import { loadModel } from '../../io/read-model.js';
-import { saveModelAsync, type CompanionFile, type SaveOptions } from '../../codegen/write-model.js';
+import { saveModelAsync, type CompanionFile, type SaveOptions } from '../../io/write-model.js';
 import { verifyModel } from '../../ir/verifier.js';
 import { buildPipeline, checkPrintIrAfter, runSteps } from '../../passes/pass-manager.js';
 import { defaultRegistry } from '../../passes/registry.js';

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
-import { serializeModel } from '../../../src/codegen/write-model.js';
+import { serializeModel } from '../../../src/io/write-model.js';
 import { loadModel } from '../../../src/io/read-model.js';
 import { analyzeDecoder } from '../../../src/passes/analysis/analyze-decoder.js';
 import { DecoderRunner } from '../../../src/runtime/decoder-inputs.js';

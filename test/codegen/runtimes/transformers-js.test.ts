@@ -2,7 +2,7 @@ import { copyFileSync, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { AutoModelForCausalLM, Tensor as HfTensor, env } from '@huggingface/transformers';
 import { describe, expect, it } from 'vitest';
-import { saveModel } from '../../../src/codegen/write-model.js';
+import { saveModel } from '../../../src/io/write-model.js';
 import { loadModel } from '../../../src/io/read-model.js';
 import { analyzeDecoder } from '../../../src/passes/analysis/analyze-decoder.js';
 import { registerBuiltinPasses } from '../../../src/passes/builtin.js';

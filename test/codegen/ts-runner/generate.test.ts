@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { elementType, emitRunner, formatSource, generateRunner, planRunner, writeRunner, type RunnerPlan } from '../../../src/codegen/ts-runner/index.js';
 import { defaultClassName } from '../../../src/codegen/ts-runner/plan.js';
 import { dimsType, identifier } from '../../../src/codegen/ts-runner/types.js';
-import { saveModel } from '../../../src/codegen/write-model.js';
+import { saveModel } from '../../../src/io/write-model.js';
 import { OnnxOptError } from '../../../src/errors.js';
 import { loadModel } from '../../../src/io/read-model.js';
 import { GraphBuilder } from '../../../src/ir/builder.js';

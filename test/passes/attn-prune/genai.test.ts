@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { saveModel } from '../../../src/codegen/write-model.js';
+import { saveModel } from '../../../src/io/write-model.js';
 import { makeGenaiModel, writeGenaiConfig, type GenaiFixtureOptions } from '../../../src/fixtures/genai.js';
 import { loadModel } from '../../../src/io/read-model.js';
 import type { Model } from '../../../src/ir/model.js';

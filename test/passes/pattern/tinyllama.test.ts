@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { saveModel } from '../../../src/codegen/write-model.js';
+import { saveModel } from '../../../src/io/write-model.js';
 import { loadModel } from '../../../src/io/read-model.js';
 import type { Model } from '../../../src/ir/model.js';
 import { verifyModel } from '../../../src/ir/verifier.js';

@@ -28,7 +28,7 @@ import type { Node } from '../ir/node.js';
 import type { Tensor } from '../ir/tensor.js';
 import { typesEqual, type ValueType } from '../ir/types.js';
 import type { Value } from '../ir/value.js';
-import type { Declaration, ValueDeclarations } from '../io/decode.js';
+import type { Declaration, ValueDeclarations } from './decode.js';
 
 /** Decides how each initializer is stored: the writer passes this in to place tensors inline or in data files. */
 export type TensorEmitter = (tensor: Tensor) => TensorProto;

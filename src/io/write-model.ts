@@ -4,13 +4,13 @@ import { basename, dirname, join, posix, resolve } from 'node:path';
 import { ModelProtoSchema, type GraphProto, type ModelProto, type TensorProto } from 'onnx-buf';
 import { OnnxOptError } from '../errors.js';
 import { byteSizeOf, DataType, isKnownDataType } from '../ir/dtype.js';
-import { checkOutputPath, fileIdentity, kindOf, statPath } from '../io/file-checks.js';
-import { inputFilesOf } from '../io/read-model.js';
-import { trackTemp, untrackTemp } from '../io/temp-files.js';
+import { checkOutputPath, fileIdentity, kindOf, statPath } from './file-checks.js';
+import { inputFilesOf } from './read-model.js';
+import { trackTemp, untrackTemp } from './temp-files.js';
 import type { Graph } from '../ir/graph.js';
 import type { Model } from '../ir/model.js';
 import type { Tensor } from '../ir/tensor.js';
-import { MAX_PROTO_BYTES } from '../io/read-model.js';
+import { MAX_PROTO_BYTES } from './read-model.js';
 import { encodeModel, externalTensorProto, inlineTensorProto } from './encode.js';
 
 export interface SaveOptions {
