@@ -3,7 +3,8 @@ import type { Model } from '../ir/model.js';
 import { printModel } from '../ir/printer.js';
 import { verifyModel } from '../ir/verifier.js';
 import { parseOptionValue } from './options.js';
-import type { Pass, PassContext, PassResult } from './pass.js';
+import { cloneModel } from '../ir/clone.js';
+import type { Pass, PassContext, PassResult, PassServices } from './pass.js';
 import { parsePipeline, pipelineError, printPipeline, type PipelineElement } from './pipeline.js';
 import { defaultRegistry, type PassRegistry } from './registry.js';
 
@@ -32,7 +33,7 @@ export interface RunOptions {
   /** Text for the reproducer line when a pass throws, e.g. the CLI invocation without the pipeline. */
   reproducer?: (pipeline: string) => string;
   log?: (message: string) => void;
-  services?: Record<string, unknown>;
+  services?: PassServices;
   report?: Record<string, unknown>;
 }
 
@@ -113,7 +114,11 @@ export async function runSteps(model: Model, steps: PipelineStep[], options: Run
   const print = options.print ?? ((t: string) => process.stderr.write(t + '\n'));
   const timings: PassTiming[] = [];
   const report = options.report ?? {};
-  const ctx: PassContext = { log: options.log ?? (() => {}), report, services: options.services ?? {} };
+  const services: PassServices = options.services ?? {};
+  const ctx: PassContext = { log: options.log ?? (() => {}), report, services };
+  // A pass that compares against the pipeline's input (heal) gets a clone taken before any pass ran;
+  // the clone shares the (immutable) tensors, so it costs graph structure, not weights.
+  if (!services.input && anyPass(steps, (p) => p.needsInputModel === true)) services.input = cloneModel(model);
   const pipelineText = steps.map((s) => s.text).join(',');
   if (options.printIrAfter !== undefined) checkPrintIrAfter(steps, options.printIrAfter);
 
@@ -160,6 +165,10 @@ export async function runSteps(model: Model, steps: PipelineStep[], options: Run
 
   const modified = await runList(steps);
   return { modified, timings, report };
+}
+
+function anyPass(steps: PipelineStep[], test: (p: Pass) => boolean): boolean {
+  return steps.some((s) => (s.kind === 'pass' ? test(s.pass) : anyPass(s.steps, test)));
 }
 
 /** Parses, validates and runs a pipeline on `model` in place. */

@@ -1,4 +1,7 @@
 import type { Model } from '../ir/model.js';
+import type { CalibrationMode } from '../runtime/blocks/trials.js';
+import type { CalibrationData } from '../runtime/calibration/types.js';
+import type { ProgressReporter } from './progress.js';
 
 /** The type of one pass option, as `--list-passes` shows it and the pipeline parser checks it. */
 export type OptionType = 'int' | 'float' | 'bool' | 'string' | 'int-list' | 'int-list-list' | 'enum';
@@ -42,7 +45,31 @@ export interface PassContext {
   /** Structured data for the report (scores, matrices), keyed by pass name. */
   report: Record<string, unknown>;
   /** Services for passes that need to run the model (calibration); set by the CLI/API caller. */
-  services: Record<string, unknown>;
+  services: PassServices;
+}
+
+/**
+ * What the caller (CLI or API) lends the passes that measure. Every field is optional: a pass that
+ * needs calibration and finds none samples data from the model itself and says so.
+ */
+export interface PassServices {
+  /** Progress bars for long work; silent when absent. */
+  progress?: ProgressReporter;
+  /** Calibration sequences, once loaded (a pass that loads them stores them here for the next). */
+  calibration?: CalibrationData;
+  /** Loads calibration data on first use (the CLI's --calib), so passes that need none never read it. */
+  loadCalibration?: (model: Model) => Promise<CalibrationData>;
+  /** Held-out sequences for checks that must not reuse the calibration data (healing). */
+  heldout?: CalibrationData;
+  loadHeldout?: (model: Model) => Promise<CalibrationData>;
+  /** How calibration runs the model: one slice at a time (default) or whole. */
+  calibrationMode?: CalibrationMode;
+  /** ORT intra-op threads for calibration sessions. */
+  threads?: number;
+  /** Precomputed scores (the parsed --scores file), read by attn-prune and ffn-fuse. */
+  scores?: unknown;
+  /** The model as the pipeline received it, for passes that compare against it (set by runSteps when a pass asks). */
+  input?: Model;
 }
 
 /** A configured pass, ready to run: a plain object, the same shape for built-in and third-party passes. */
@@ -52,6 +79,8 @@ export interface Pass {
   readonly options: OptionSpecs;
   /** The option values this instance was made with (for printing the pipeline back). */
   readonly config?: Record<string, unknown>;
+  /** The pass reads `ctx.services.input`, the model before the pipeline: runSteps keeps a lazy clone. */
+  readonly needsInputModel?: boolean;
   run(model: Model, ctx: PassContext): PassResult | Promise<PassResult>;
 }
 

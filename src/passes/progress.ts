@@ -15,6 +15,6 @@ export const silentProgress: ProgressReporter = {
   start: () => ({ update() {}, stop() {} }),
 };
 
-export function progressOf(services: Record<string, unknown>): ProgressReporter {
-  return (services.progress as ProgressReporter | undefined) ?? silentProgress;
+export function progressOf(services: { progress?: ProgressReporter }): ProgressReporter {
+  return services.progress ?? silentProgress;
 }

@@ -18,7 +18,7 @@ import { checkCalibrationArgs, loadCalibrationFromArgs, parseThresholds, type Ca
 import { EXIT_CHECK_FAILED } from '../exit.js';
 import { terminalProgress } from '../progress-bars.js';
 import type { Model } from '../../ir/model.js';
-import type { CalibrationData } from '../../runtime/calibration/index.js';
+import type { PassServices } from '../../passes/pass.js';
 import { buildReport, modelFacts } from '../../report/build.js';
 import type { OptimizationReport } from '../../report/schema.js';
 import { writeReport } from '../../report/write.js';
@@ -99,7 +99,7 @@ export async function optimize(args: OptimizeArgs): Promise<OptimizeOutcome> {
   const model = loadModel(input);
   const before = modelFacts(model);
   const progress = terminalProgress({ quiet: args.quiet, json: args.json });
-  const services: Record<string, unknown> = {
+  const services: PassServices = {
     progress,
     // Loaded only if a pass asks: passes that need no calibration never read the file.
     loadCalibration: (m: Model) => loadCalibrationFromArgs(m, args),
@@ -156,7 +156,7 @@ export async function optimize(args: OptimizeArgs): Promise<OptimizeOutcome> {
     run.report.verify = verification;
     if (!args.json && !args.quiet) process.stderr.write(formatComparison(verification) + "\n");
   }
-  const calibration = services.calibration as CalibrationData | undefined;
+  const calibration = services.calibration;
   const report = buildReport({
     input,
     output: saved.modelPath,

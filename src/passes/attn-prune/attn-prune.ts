@@ -3,7 +3,6 @@ import { OnnxOptError } from '../../errors.js';
 import { byteSizeOf } from '../../ir/dtype.js';
 import type { Model } from '../../ir/model.js';
 import { summarizeModel } from '../../ir/summary.js';
-import type { CalibrationMode } from '../../runtime/blocks/trials.js';
 import { loadCalibration, type CalibrationData } from '../../runtime/calibration/index.js';
 import { analyzeDecoder } from '../analysis/analyze-decoder.js';
 import type { LayerMap } from '../analysis/layer-map.js';
@@ -68,7 +67,7 @@ export const attnPrune = definePass({
       scores = given.filter((s) => map.layers.some((l) => l.index === s.layer && l.attention));
     } else {
       calibration = await calibrationFor(model, ctx);
-      const so = { sequences: calibration.sequences, threads: ctx.services.threads as number | undefined, calibration: ctx.services.calibrationMode as CalibrationMode | undefined, stats: cost };
+      const so = { sequences: calibration.sequences, threads: ctx.services.threads, calibration: ctx.services.calibrationMode, stats: cost };
       if (method === 'cosine') {
         scores = await cosineScores(model, map, so);
         evaluations = 1;
@@ -85,7 +84,7 @@ export const attnPrune = definePass({
     let reached: number | undefined;
     if (method === 'greedy-kl') {
       calibration ??= await calibrationFor(model, ctx);
-      const so = { sequences: calibration.sequences, threads: ctx.services.threads as number | undefined, calibration: ctx.services.calibrationMode as CalibrationMode | undefined, stats: cost };
+      const so = { sequences: calibration.sequences, threads: ctx.services.threads, calibration: ctx.services.calibrationMode, stats: cost };
       const target = o.count ?? (o.ratio !== undefined ? Math.round(o.ratio * candidates(map, new Set()).length) : undefined);
       if (target === undefined && o['max-kl'] === undefined) throw new OnnxOptError('USAGE', 'attn-prune: greedy-kl needs count, ratio or max-kl');
       const r = await greedy(model, candidates(map, protectedSet), target ?? Infinity, o['max-kl'], so, (m) => ctx.log(m));
@@ -97,7 +96,7 @@ export const attnPrune = definePass({
       chosen = selectLayers(scores, { count: o.count, ratio: o.ratio, threshold: o.threshold, layers: o.layers, protect: o.protect, numLayers });
       if (o['max-kl'] !== undefined) {
         calibration ??= await calibrationFor(model, ctx);
-        const so = { sequences: calibration.sequences, threads: ctx.services.threads as number | undefined, calibration: ctx.services.calibrationMode as CalibrationMode | undefined, stats: cost };
+        const so = { sequences: calibration.sequences, threads: ctx.services.threads, calibration: ctx.services.calibrationMode, stats: cost };
         const baseline = await logitsOf(model, so);
         evaluations++;
         const kept: number[] = [];
@@ -198,9 +197,9 @@ async function greedy(
  * the CLI's --calib), else data-free sequences sampled from the model (and the log says so).
  */
 export async function calibrationFor(model: Model, ctx: PassContext): Promise<CalibrationData> {
-  const given = ctx.services.calibration as CalibrationData | undefined;
+  const given = ctx.services.calibration;
   if (given) return given;
-  const loader = ctx.services.loadCalibration as ((m: Model) => Promise<CalibrationData>) | undefined;
+  const loader = ctx.services.loadCalibration;
   if (loader) {
     const data = await loader(model);
     ctx.log(`calibration: ${data.source.description}`);
@@ -208,7 +207,7 @@ export async function calibrationFor(model: Model, ctx: PassContext): Promise<Ca
     return data;
   }
   ctx.log('no calibration data given: sampling sequences from the model itself (data-free)');
-  const data = await loadCalibration(model, { kind: 'sampled' }, { numSequences: 8, sequenceLength: 64, calibration: ctx.services.calibrationMode as CalibrationMode | undefined });
+  const data = await loadCalibration(model, { kind: 'sampled' }, { numSequences: 8, sequenceLength: 64, calibration: ctx.services.calibrationMode });
   ctx.services.calibration = data;
   return data;
 }

@@ -2,7 +2,6 @@ import { readFileSync } from 'node:fs';
 import { OnnxOptError } from '../../errors.js';
 import type { Model } from '../../ir/model.js';
 import { summarizeModel } from '../../ir/summary.js';
-import type { CalibrationMode } from '../../runtime/blocks/trials.js';
 import { copyModel } from '../../runtime/probes.js';
 import { analyzeDecoder } from '../analysis/analyze-decoder.js';
 import type { LayerMap } from '../analysis/layer-map.js';
@@ -73,7 +72,7 @@ export const ffnFuse = definePass({
         const bar = progressOf(ctx.services).start('dependency matrix', runs.reduce((n, r) => n + r.length - 1, 0) + 1, 'runs');
         try {
           const cost = { modelEquivalents: 0, sessions: 0 };
-          matrix = await dependencyMatrix(model, map, runs, { sequences: data.sequences, threads: ctx.services.threads as number | undefined, calibration: ctx.services.calibrationMode as CalibrationMode | undefined, stats: cost, onEvaluation: (d, t) => bar.update(d, t) });
+          matrix = await dependencyMatrix(model, map, runs, { sequences: data.sequences, threads: ctx.services.threads, calibration: ctx.services.calibrationMode, stats: cost, onEvaluation: (d, t) => bar.update(d, t) });
           ctx.log(`dependency matrix: ${matrix.evaluations} model evaluations cost ${cost.modelEquivalents.toFixed(2)} model-equivalents (${ctx.services.calibrationMode ?? 'blockwise'})`);
         } finally {
           bar.stop();
@@ -99,7 +98,7 @@ export const ffnFuse = definePass({
     let reached: number | undefined;
     if (o['max-kl'] !== undefined && groups.length) {
       const data = await calibrationFor(model, ctx);
-      const so = { sequences: data.sequences, threads: ctx.services.threads as number | undefined, calibration: ctx.services.calibrationMode as CalibrationMode | undefined };
+      const so = { sequences: data.sequences, threads: ctx.services.threads, calibration: ctx.services.calibrationMode };
       const baseline = await logitsOf(model, so);
       evaluations++;
       const accepted: number[][] = [];
