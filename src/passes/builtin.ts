@@ -5,6 +5,7 @@ import { foldConstants } from './canonicalize/fold-constants.js';
 import { inferShapesPass } from './shape-inference/infer-shapes.js';
 import { attnPrune } from './attn-prune/attn-prune.js';
 import { ffnFuse } from './ffn-fusion/ffn-fuse.js';
+import { blockParallel } from './block-parallel/block-parallel.js';
 import { defaultRegistry, type PassRegistry } from './registry.js';
 
 /** What `canonicalize` expands to. */
@@ -25,4 +26,5 @@ export function registerBuiltinPasses(registry: PassRegistry = defaultRegistry):
   registry.register(inferShapesPass);
   registry.register(attnPrune);
   registry.register(ffnFuse);
+  registry.register(blockParallel);
 }
