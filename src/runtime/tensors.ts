@@ -1,9 +1,12 @@
-import { create } from '@bufbuild/protobuf';
 import * as ort from 'onnxruntime-node';
-import { TensorProtoSchema, type TensorProto } from 'onnx-buf';
 import { OnnxOptError } from '../errors.js';
 import { DataType, dtypeShortName, type TypedArray } from '../ir/dtype.js';
+import { stringsOf, stringTensor } from '../ir/string-tensors.js';
 import { numberToFloat16, Tensor } from '../ir/tensor.js';
+
+// String tensors are an IR matter (graph passes build them); re-exported for the runtime's users.
+export { stringsOf, stringTensor } from '../ir/string-tensors.js';
+export { toFloat64 } from './tensor-data.js';
 
 /** ONNX element type → onnxruntime-node tensor type, for the types ORT's JS binding can carry. */
 const TO_ORT: Partial<Record<DataType, ort.Tensor.Type>> = {
@@ -33,27 +36,6 @@ export function ortTypeOf(dtype: DataType): ort.Tensor.Type | undefined {
 /** The ONNX element type for an ORT tensor type, or undefined (bfloat16, 4-bit types, ...). */
 export function dataTypeOfOrt(type: string): DataType | undefined {
   return FROM_ORT[type];
-}
-
-/** The strings of a STRING tensor (UTF-8 decoded). */
-export function stringsOf(t: Tensor): string[] {
-  if (t.dtype !== DataType.STRING) throw new OnnxOptError('UNSUPPORTED', `tensor ${t.name}: not a string tensor`);
-  const proto = t.storage.kind === 'fields' ? t.storage.proto : t.sourceProto;
-  if (!proto) throw new OnnxOptError('UNSUPPORTED', `tensor ${t.name}: string data is not available`);
-  const dec = new TextDecoder();
-  return proto.stringData.map((b) => dec.decode(b));
-}
-
-/** A STRING tensor. Its TensorProto is its source, so the writer can emit it while the name stays. */
-export function stringTensor(name: string, dims: readonly number[], values: readonly string[]): Tensor {
-  const enc = new TextEncoder();
-  const proto: TensorProto = create(TensorProtoSchema, {
-    name,
-    dataType: DataType.STRING,
-    dims: dims.map((d) => BigInt(d)),
-    stringData: values.map((s) => enc.encode(s)),
-  });
-  return new Tensor({ name, dtype: DataType.STRING, dims, storage: { kind: 'fields', proto }, sourceProto: proto });
 }
 
 /** IR tensor → ORT tensor (a copy of the data). Throws UNSUPPORTED for types ORT's JS binding lacks. */

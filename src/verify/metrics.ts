@@ -6,22 +6,9 @@
  */
 import type * as ort from 'onnxruntime-node';
 import { OnnxOptError } from '../errors.js';
-import { float16ToNumber } from '../ir/tensor.js';
 
-/** A tensor's elements as float64 (float16 decoded, int64 converted, bool 0/1). */
-export function toFloat64(t: ort.Tensor): Float64Array {
-  switch (t.type) {
-    case 'float16':
-      return Float64Array.from(t.data as Uint16Array, float16ToNumber);
-    case 'int64':
-    case 'uint64':
-      return Float64Array.from(t.data as BigInt64Array, (v) => Number(v));
-    case 'string':
-      throw new OnnxOptError('UNSUPPORTED', 'string tensors have no numeric form');
-    default:
-      return Float64Array.from(t.data as ArrayLike<number>);
-  }
-}
+// The ORT tensor reader moved to runtime/; re-exported for verify's users.
+export { toFloat64 } from '../runtime/tensor-data.js';
 
 /** log softmax of `x[offset .. offset+n)`, into `out` (length n). */
 export function logSoftmax(x: ArrayLike<number>, offset = 0, n = x.length - offset, out = new Float64Array(n)): Float64Array {

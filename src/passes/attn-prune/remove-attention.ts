@@ -3,7 +3,8 @@ import { Attribute } from '../../ir/attribute.js';
 import type { Model } from '../../ir/model.js';
 import type { Node } from '../../ir/node.js';
 import type { Value } from '../../ir/value.js';
-import { presentCandidates } from '../../runtime/decoder-inputs.js';
+import { removeDeadNodes } from '../../ir/dead-code.js';
+import { presentCandidates } from '../../ir/decoder-signature.js';
 import type { LayerInfo } from '../analysis/layer-map.js';
 import { backwardNodes } from '../analysis/slices.js';
 
@@ -167,17 +168,5 @@ function bypassFusedJoin(model: Model, join: Node, a: Value): void {
   g.removeNode(join, { force: true });
 }
 
-/** Main-graph DCE (graph inputs/outputs stay): removes what the cut left dead. */
-export function removeDeadNodes(model: Model): number {
-  const g = model.graph;
-  let removed = 0;
-  for (let i = g.nodes.length - 1; i >= 0; i--) {
-    const n = g.nodes[i]!;
-    if (n.outputs.every((o) => !o || (o.uses.length === 0 && !o.isGraphOutput))) {
-      g.removeNode(n);
-      removed++;
-    }
-  }
-  for (const v of [...g.initializers.values()]) if (v.uses.length === 0 && !v.isGraphOutput && !v.isGraphInput) g.removeInitializer(v);
-  return removed;
-}
+// The one dead-code sweep lives in ir/; re-exported for the rewrites that import it from here.
+export { removeDeadNodes } from '../../ir/dead-code.js';

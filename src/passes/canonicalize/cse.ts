@@ -1,11 +1,12 @@
 import { createHash } from 'node:crypto';
 import { AttributeType, type Attribute } from '../../ir/attribute.js';
+import { hasSideEffects } from '../../ir/dead-code.js';
 import { DataType } from '../../ir/dtype.js';
 import type { Graph } from '../../ir/graph.js';
 import type { Node } from '../../ir/node.js';
+import { stringsOf } from '../../ir/string-tensors.js';
 import type { Tensor } from '../../ir/tensor.js';
 import type { Value } from '../../ir/value.js';
-import { stringsOf } from '../../runtime/tensors.js';
 import { definePass } from '../pass.js';
 
 /** Initializers at most this big are compared for deduplication (bigger ones are not read). */
@@ -13,8 +14,6 @@ export const MAX_DEDUP_BYTES = 64 * 1024;
 
 /** Ops whose results differ from run to run (any domain): names containing these never merge. */
 const NONDETERMINISTIC = /Random|Multinomial|Bernoulli|Dropout/;
-/** Ops with effects beyond their outputs. */
-const SIDE_EFFECTS = new Set(['Print', 'Assert']);
 
 /**
  * Common subexpression elimination: a node computing the same op (domain, type, overload) on the
@@ -81,7 +80,7 @@ function visit(g: Graph, stats: { 'nodes merged': number; 'constants merged': nu
 
 /** A key equal for two nodes exactly when one can stand for the other; undefined when the node must not merge. */
 function nodeKey(n: Node, id: (v: Value) => number): string | undefined {
-  if (n.subgraphs.length || NONDETERMINISTIC.test(n.opType) || SIDE_EFFECTS.has(n.opType)) return undefined;
+  if (n.subgraphs.length || NONDETERMINISTIC.test(n.opType) || hasSideEffects(n)) return undefined;
   if (n.outputs.length === 0 || n.outputs.every((o) => !o)) return undefined;
   const attrs: string[] = [];
   for (const a of [...n.attributes].sort((x, y) => (x.name < y.name ? -1 : x.name > y.name ? 1 : 0))) {

@@ -4,11 +4,10 @@ import { DataType } from '../../ir/dtype.js';
 import { Graph, topologicalOrder } from '../../ir/graph.js';
 import type { Model } from '../../ir/model.js';
 import type { Node } from '../../ir/node.js';
+import { stringsOf, stringTensor } from '../../ir/string-tensors.js';
 import { Tensor } from '../../ir/tensor.js';
 import { staticSize } from '../../ir/types.js';
 import type { Value } from '../../ir/value.js';
-import { ModelSession } from '../../runtime/session.js';
-import { dataTypeOfOrt, fromOrtTensor, stringsOf, stringTensor } from '../../runtime/tensors.js';
 import { definePass } from '../pass.js';
 import { evaluateNode } from './evaluator/index.js';
 
@@ -257,7 +256,10 @@ export async function evaluateWithOrt(model: Model, n: Node, inputs: readonly (T
   for (const o of node.outputs) if (o) b.output(o);
   // Initializers that are not graph inputs need IR 4.
   const m = b.build({ irVersion: Math.max(model.irVersion, 4) });
-  let session: ModelSession;
+  // Loaded on first use: folding that the TypeScript evaluator covers never loads onnxruntime.
+  const { ModelSession } = await import('../../runtime/session.js');
+  const { dataTypeOfOrt, fromOrtTensor } = await import('../../runtime/tensors.js');
+  let session: Awaited<ReturnType<typeof ModelSession.create>>;
   try {
     session = await ModelSession.create(m, { graphOptimizationLevel: 'disabled' });
   } catch {

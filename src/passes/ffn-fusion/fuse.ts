@@ -6,7 +6,7 @@ import type { Model } from '../../ir/model.js';
 import { Node } from '../../ir/node.js';
 import { Tensor } from '../../ir/tensor.js';
 import type { Value } from '../../ir/value.js';
-import { removeDeadNodes } from '../attn-prune/remove-attention.js';
+import { removeDeadNodes } from '../../ir/dead-code.js';
 import { analyzeDecoder } from '../analysis/analyze-decoder.js';
 import { ALL_SPELLINGS } from '../analysis/spellings/index.js';
 import { applyMatch, constantSource, constantTensor, findMatches } from '../pattern/index.js';
