@@ -2,14 +2,13 @@ import type { Model } from '../../ir/model.js';
 import type { Node } from '../../ir/node.js';
 import type { Value } from '../../ir/value.js';
 import { findMatches } from '../pattern/index.js';
-import { FUSED_LAYERS_KEY, type AttentionInfo, type FfnInfo, type LayerInfo, type LayerMap, type NormInfo, type UnrecognizedLayer, type WeightRef } from './layer-map.js';
-import { backwardNodes, dependsOn, forwardNodes, graphInputsUpstream } from './slices.js';
-import { scaledSublayerOutput } from './spellings/common.js';
+import { FUSED_LAYERS_KEY, type AttentionInfo, type FfnInfo, type LayerInfo, type LayerMap, type NormInfo, type ResidualJoin, type SumNode, type UnrecognizedLayer, type WeightRef } from './layer-map.js';
+import { backwardNodes, dependsOn, forwardNodes } from './slices.js';
+import { scaledContribution, scaledSublayerOutput } from './spellings/common.js';
 import { throughNoOpCasts } from './stream-casts.js';
-import type { FfnFound, NormFound, Spelling } from './spelling.js';
-import { matmulWeight } from './spelling.js';
+import type { AttentionOp, FfnFound, NormFound, Spelling, SpellingContext } from './spelling.js';
+import { spellingContext } from './spelling.js';
 import { ALL_SPELLINGS } from './spellings/index.js';
-import { scalarReader } from './spellings/torchscript.js';
 
 export interface AnalyzeOptions {
   /** Spellings to try (default: all). */
@@ -37,6 +36,7 @@ export function analyzeDecoder(model: Model, options: AnalyzeOptions = {}): Laye
   const order = new Map(g.nodes.map((n, i) => [n, i]));
   const position = (v: Value) => (v.producer ? (order.get(v.producer) ?? -1) : -1);
 
+  const ctx = spellingContext(spellings);
   const norms = new Map<Value, Found<NormFound>>();
   const ffns: Found<FfnFound>[] = [];
   const rejected: string[] = [];
@@ -48,7 +48,7 @@ export function analyzeDecoder(model: Model, options: AnalyzeOptions = {}): Laye
       ran.add(r.rule.name);
       for (const m of findMatches(model, r.rule)) {
         if (m.graph !== g) continue;
-        const d = r.describe(m);
+        const d = r.describe(m, ctx);
         if (typeof d === 'string') rejected.push(`${r.rule.name} at ${m.root.label}: ${d}`);
         else if (!norms.has(d.output)) norms.set(d.output, { item: d, spelling: s.name });
       }
@@ -58,7 +58,7 @@ export function analyzeDecoder(model: Model, options: AnalyzeOptions = {}): Laye
       ran.add(r.rule.name);
       for (const m of findMatches(model, r.rule)) {
         if (m.graph !== g) continue;
-        const d = r.describe(m);
+        const d = r.describe(m, ctx);
         if (typeof d === 'string') rejected.push(`${r.rule.name} at ${m.root.label}: ${d}`);
         else if (!ffns.some((f) => f.item.output === d.output)) ffns.push({ item: d, spelling: s.name });
       }
@@ -80,7 +80,7 @@ export function analyzeDecoder(model: Model, options: AnalyzeOptions = {}): Laye
     return undefined;
   };
 
-  const attentionOps = new Set(spellings.flatMap((s) => s.attentionOps));
+  const an = analysisOf(spellings, ctx, norms, position);
   // A stream add whose operand is an FFN output is the previous layer's FFN join, not an attention.
   const ffnOutputs = new Set(ffns.flatMap((f) => [f.item.output, ...[normReading(f.item.output, norms)?.output, scaledSublayerOutput(f.item.output)?.output].filter((v) => v !== undefined)]));
   const layers: LayerInfo[] = [];
@@ -104,18 +104,18 @@ export function analyzeDecoder(model: Model, options: AnalyzeOptions = {}): Laye
     const norm2 = n2.item;
     const xMid = streamOf(norm2);
     // Sandwich norms (Gemma 2): the FFN output is normalized before it joins the stream.
-    const direct = findJoin(ffn.output, xMid, norms);
+    const direct = findJoin(ffn.output, xMid, an);
     const postNorm = direct ? undefined : normReading(ffn.output, norms);
     // Granite scales it by a constant instead: the product is what the FFN adds.
     const scaled = direct || postNorm ? undefined : scaledSublayerOutput(ffn.output);
-    const ffnJoin = direct ?? findJoin(postNorm?.output ?? scaled?.output ?? ffn.output, xMid, norms);
+    const ffnJoin = direct ?? findJoin(postNorm?.output ?? scaled?.output ?? ffn.output, xMid, an);
     // Attention: what was added to the stream just before the FFN's norm.
     let attention: AttentionInfo | undefined;
     let xIn = xMid;
     let parallel = false;
-    const attJoin = attentionJoin(norm2, norms, position, ffnOutputs);
+    const attJoin = attentionJoin(norm2, an, ffnOutputs);
     if (attJoin) {
-      const info = describeAttention(model, attJoin.norm, attJoin.output, attJoin.residualAdd, attentionOps, norms.get(attJoin.output)?.item);
+      const info = describeAttention(model, attJoin.norm, attJoin.output, attJoin.join, an, norms.get(attJoin.output)?.item);
       if (typeof info === 'string') {
         unrecognized.push({ index, reason: info });
         return;
@@ -125,8 +125,9 @@ export function analyzeDecoder(model: Model, options: AnalyzeOptions = {}): Laye
     } else if (ffnJoin?.parallelWith) {
       const n1 = ffnJoin.parallelWith;
       // The node that adds the attention output (a + f, or x + a).
-      const adds = n1.output.uses.map((u) => u.node).find((n) => n.opType === 'Add');
-      const info = describeAttention(model, n1.norm, n1.output, adds, attentionOps);
+      const use = n1.output.uses.find((u) => u.index < 2 && an.sumNode(u.node));
+      const join: ResidualJoin | undefined = use && { ...joinOf(an.sumNode(use.node)!, use.index as 0 | 1, n1.output, xMid, ffnJoin.join.out), parallel: true };
+      const info = describeAttention(model, n1.norm, n1.output, join, an);
       if (typeof info === 'string') {
         unrecognized.push({ index, reason: info });
         return;
@@ -143,6 +144,7 @@ export function analyzeDecoder(model: Model, options: AnalyzeOptions = {}): Laye
       kind: ffn.kind,
       input: ffn.input,
       output: scaled ? scaled.output : ffn.output,
+      join: ffnJoin.join,
       residualAdd: ffnJoin.node,
       nodes: scaled ? [...ffn.nodes, scaled.node] : ffn.nodes,
       ...(scaled ? { outputScale: scaled.factor } : {}),
@@ -194,7 +196,44 @@ export function weightDims(w: WeightRef): [number, number] | undefined {
   return w.transposed ? [d[1]!, d[0]!] : [d[0]!, d[1]!];
 }
 
+/** What the helpers below ask of the spellings in use, and the norms found. */
+interface Analysis {
+  norms: Map<Value, Found<NormFound>>;
+  position: (v: Value) => number;
+  /** The node as a residual join (a sum of its inputs 0 and 1), in any spelling in use. */
+  sumNode(n: Node): SumNode | undefined;
+  weight: SpellingContext['weight'];
+  attentionOps: Map<string, AttentionOp>;
+}
+
+function analysisOf(spellings: readonly Spelling[], ctx: SpellingContext, norms: Map<Value, Found<NormFound>>, position: (v: Value) => number): Analysis {
+  const joins = [...new Map(spellings.flatMap((s) => s.joins).map((j) => [j.name, j])).values()];
+  const attentionOps = new Map<string, AttentionOp>();
+  for (const a of spellings.flatMap((s) => s.attentionOps)) if (!attentionOps.has(a.op)) attentionOps.set(a.op, a);
+  return {
+    norms,
+    position,
+    sumNode: (n) => {
+      for (const j of joins) {
+        const d = j.describe(n);
+        if (d) return d;
+      }
+      return undefined;
+    },
+    weight: ctx.weight,
+    attentionOps,
+  };
+}
+
+/** A direct join of `contribution` into `stream` at input `slot` of `at`. */
+function joinOf(at: SumNode, slot: 0 | 1, contribution: Value, stream: Value, out: Value | undefined = at.sum): ResidualJoin {
+  const scale = scaledContribution(contribution);
+  return { at, slot, contribution, stream, out, parallel: false, ...(scale ? { scale } : {}) };
+}
+
 interface Join {
+  join: ResidualJoin;
+  /** The node adding the contribution to the stream (for parallel blocks, the block's sum). */
   node: Node;
   /** The residual stream after the join. */
   out: Value;
@@ -203,76 +242,65 @@ interface Join {
 }
 
 /**
- * Where sublayer output `s` joins stream `x`: an `Add(x, s)`, or a fused Skip norm reading both
- * (its output 3 is the new stream). Parallel blocks add `s` to `x + a` or `a` to `x + s`.
+ * The stream after join `at`: its sum; a fused norm that does not output its sum stands for the
+ * stream by its input.
  */
-function findJoin(s: Value, x: Value, norms: Map<Value, Found<NormFound>>): Join | undefined {
-  const isAdd = (n: Node) => n.opType === 'Add' && n.domain === '' && n.inputs.length === 2;
+function streamAfter(at: SumNode, norms: Map<Value, Found<NormFound>>): Value {
+  if (at.sum) return at.sum;
+  const fused = [...norms.values()].find((f) => f.item.fused?.node === at.node);
+  return fused ? streamOf(fused.item) : at.node.output(0);
+}
+
+/**
+ * Where sublayer output `s` joins stream `x`: a join node (as the spellings spell it: an `Add`, or
+ * a fused Skip norm whose output 3 is the new stream) reading both. Parallel blocks add `s` to
+ * `x + a`, or `a` to `x + s`, or `a + s` to x.
+ */
+function findJoin(s: Value, x: Value, an: Analysis): Join | undefined {
   /** The attention sublayer of a parallel block: `a` computed from a norm of stream x. */
   const attentionOf = (a: Value | undefined) => {
     if (!a) return undefined;
-    const n1 = [...norms.values()].map((f) => f.item).find((n) => streamOf(n) === x && dependsOn(a, n.output, new Set([x])));
+    const n1 = [...an.norms.values()].map((f) => f.item).find((n) => streamOf(n) === x && dependsOn(a, n.output, new Set([x])));
     return n1 ? { norm: n1, output: a } : undefined;
   };
   for (const u of s.uses) {
-    const n = u.node;
-    if (isAdd(n)) {
-      const other = n.inputs[1 - u.index];
-      if (other === x) return { node: n, out: n.output(0) };
-      // Parallel residual: x + (a + f), or (x + a) + f.
-      const sum = n.output(0);
-      const outer = sum.uses.find((w) => isAdd(w.node) && w.node.inputs[1 - w.index] === x);
-      const att = outer && attentionOf(other);
-      if (outer && att) return { node: outer.node, out: outer.node.output(0), parallelWith: att };
-      // The genai builder adds `a + f` to the stream in the next layer's fused Skip norm.
-      const skip = sum.uses.find((w) => isSkipNorm(w.node) && w.index < 2 && w.node.inputs[1 - w.index] === x);
-      const attSkip = skip && attentionOf(other);
-      if (skip && attSkip) {
-        const fused = [...norms.values()].find((f) => f.item.fused?.node === skip.node);
-        return { node: skip.node, out: fused ? streamOf(fused.item) : (skip.node.outputs[3] ?? skip.node.output(0)), parallelWith: attSkip };
-      }
-      const inner = other?.producer;
-      if (inner && isAdd(inner) && inner.inputs.includes(x)) {
-        const att2 = attentionOf(inner.inputs[0] === x ? inner.inputs[1] : inner.inputs[0]);
-        if (att2) return { node: n, out: sum, parallelWith: att2 };
-      }
+    const at = u.index < 2 ? an.sumNode(u.node) : undefined;
+    if (!at) continue;
+    const slot = u.index as 0 | 1;
+    const other = at.node.inputs[1 - slot];
+    if (other === x) return { join: joinOf(at, slot, s, x), node: at.node, out: streamAfter(at, an.norms) };
+    // Parallel residual: the local sum is a plain add (`a + f`, or `(x + a) + f`).
+    if (at.fusedNorm || !at.sum) continue;
+    const sum = at.sum;
+    // x + (a + f); the genai builder adds `a + f` to the stream in the next layer's fused Skip norm.
+    for (const w of sum.uses) {
+      const outer = w.index < 2 ? an.sumNode(w.node) : undefined;
+      const att = outer && w.node.inputs[1 - w.index] === x ? attentionOf(other) : undefined;
+      if (outer && att) return { join: { ...joinOf(at, slot, s, x, outer.sum), parallel: true }, node: outer.node, out: streamAfter(outer, an.norms), parallelWith: att };
     }
-    if (isSkipNorm(n)) {
-      const other = n.inputs[u.index === 0 ? 1 : 0];
-      if (other === x) {
-        const fused = [...norms.values()].find((f) => f.item.fused?.node === n);
-        return { node: n, out: fused ? streamOf(fused.item) : (n.outputs[3] ?? n.output(0)) };
-      }
+    const inner = other?.producer && an.sumNode(other.producer);
+    if (inner && !inner.fusedNorm && inner.node.inputs.includes(x)) {
+      const att2 = attentionOf(inner.node.inputs[0] === x ? inner.node.inputs[1] : inner.node.inputs[0]);
+      if (att2) return { join: { ...joinOf(at, slot, s, x), parallel: true }, node: at.node, out: sum, parallelWith: att2 };
     }
   }
   return undefined;
-}
-
-function isSkipNorm(n: Node): boolean {
-  return (n.opType === 'SkipSimplifiedLayerNormalization' || n.opType === 'SkipLayerNormalization') && n.domain === 'com.microsoft';
 }
 
 /**
  * The attention sublayer ending where the FFN's norm reads the stream: the stream is
  * `Add(x_in, a)` (or a fused Skip norm over the two) with `a` computed from the norm of `x_in`.
  */
-function attentionJoin(
-  norm2: NormFound,
-  norms: Map<Value, Found<NormFound>>,
-  position: (v: Value) => number,
-  ffnOutputs: ReadonlySet<Value>,
-): { norm: NormFound; output: Value; residualAdd: Node; streamIn: Value } | undefined {
-  let operands: [Value | undefined, Value | undefined];
-  let join: Node;
-  if (norm2.fused) {
-    join = norm2.fused.node;
-    operands = [join.inputs[0], join.inputs[1]];
-  } else {
-    const p = throughNoOpCasts(norm2.input).producer;
-    if (!p || p.opType !== 'Add' || p.domain !== '' || p.inputs.length !== 2) return undefined;
-    join = p;
-    operands = [p.inputs[0], p.inputs[1]];
+function attentionJoin(norm2: NormFound, an: Analysis, ffnOutputs: ReadonlySet<Value>): { norm: NormFound; output: Value; join: ResidualJoin; streamIn: Value } | undefined {
+  let at: SumNode | undefined;
+  if (norm2.fused) at = an.sumNode(norm2.fused.node);
+  else {
+    const v = throughNoOpCasts(norm2.input);
+    at = v.producer && an.sumNode(v.producer);
+    if (at?.sum !== v) at = undefined;
   }
+  if (!at) return undefined;
+  const operands = [at.node.inputs[0], at.node.inputs[1]];
   for (const [i, u] of operands.entries()) {
     const a = operands[1 - i];
     if (!u || !a || ffnOutputs.has(a)) continue;
@@ -280,24 +308,24 @@ function attentionJoin(
     const ap = a.producer;
     if (ap?.opType === 'Add' && ap.inputs.some((v) => v && ffnOutputs.has(v))) continue;
     // The attention's norm reads stream `u`, and `a` depends on that norm's output.
-    const candidates = [...norms.values()].map((f) => f.item).filter((n) => streamOf(n) === u && n !== norm2);
-    for (const n1 of candidates.sort((x, y) => position(y.output) - position(x.output))) {
-      if (dependsOn(a, n1.output, new Set([u]))) return { norm: n1, output: a, residualAdd: join, streamIn: u };
+    const candidates = [...an.norms.values()].map((f) => f.item).filter((n) => streamOf(n) === u && n !== norm2);
+    for (const n1 of candidates.sort((x, y) => an.position(y.output) - an.position(x.output))) {
+      if (dependsOn(a, n1.output, new Set([u]))) return { norm: n1, output: a, join: joinOf(at, (1 - i) as 0 | 1, a, u), streamIn: u };
     }
   }
   return undefined;
 }
 
-function describeAttention(model: Model, norm: NormFound, output: Value, residualAdd: Node | undefined, attentionOps: Set<string>, postNorm?: NormFound): AttentionInfo | string {
+function describeAttention(model: Model, norm: NormFound, output: Value, join: ResidualJoin | undefined, an: Analysis, postNorm?: NormFound): AttentionInfo | string {
   const stream = streamOf(norm);
   const between = backwardNodes([output], { stopAt: new Set([norm.output, stream]) });
-  const fused = [...between].find((n) => attentionOps.has(`${n.domain}::${n.opType}`));
+  const fused = [...between].find((n) => an.attentionOps.has(`${n.domain}::${n.opType}`));
   const softmax = [...between].find((n) => n.opType === 'Softmax' && n.domain === '');
   if (!fused && !softmax) return `the sublayer adding ${output.name} to the stream has no Softmax or attention op: not an attention`;
   // Sandwich norms (Gemma 2): the projection feeds a post-attention norm whose output is added.
-  const o = outputProjection(postNorm ? postNorm.input : output);
+  const o = outputProjection(postNorm ? postNorm.input : output, an.weight);
   const projections = [...forwardNodes([norm.output], new Set([output]))].filter(
-    (n) => between.has(n) && matmulWeight(n) && (n.inputs[0] === norm.output || n.inputs[0]?.producer?.inputs[0] === norm.output),
+    (n) => between.has(n) && an.weight(n) && (n.inputs[0] === norm.output || n.inputs[0]?.producer?.inputs[0] === norm.output),
   );
   let q: WeightRef | undefined;
   let k: WeightRef | undefined;
@@ -306,12 +334,11 @@ function describeAttention(model: Model, norm: NormFound, output: Value, residua
   let heads: number | undefined;
   let kvHeads: number | undefined;
   if (fused) {
-    heads = fused.attrInt('num_heads');
-    kvHeads = fused.attrInt('kv_num_heads') ?? heads;
-    if (fused.opType === 'Attention') qkv = fused.inputs[1]?.constant ? { kind: 'matmul', node: fused, weight: fused.inputs[1], transposed: undefined } : undefined;
+    // What the op's attributes say (heads, a packed QKV weight input), as its spelling reads them.
+    ({ heads, kvHeads, qkv } = an.attentionOps.get(`${fused.domain}::${fused.opType}`)!.describe(fused));
     const [qi, ki, vi] = fused.inputs;
     for (const p of projections) {
-      const w = matmulWeight(p)!;
+      const w = an.weight(p)!;
       const out = p.output(0);
       const hitsQ = qi && dependsOn(qi, out);
       const hitsK = ki && dependsOn(ki, out);
@@ -322,25 +349,26 @@ function describeAttention(model: Model, norm: NormFound, output: Value, residua
       else if (hitsQ) qkv = w;
     }
   } else if (softmax) {
-    const scores = latestMatMul(backwardNodes([softmax.inputs[0]!], { stopAt: new Set([norm.output, stream]) }));
-    const context = [...between].find((n) => n.opType === 'MatMul' && n.inputs[0] && dependsOn(n.inputs[0], softmax.output(0)) && !matmulWeight(n));
+    const scores = latestMatMul(backwardNodes([softmax.inputs[0]!], { stopAt: new Set([norm.output, stream]) }), an.weight);
+    const context = [...between].find((n) => n.opType === 'MatMul' && n.inputs[0] && dependsOn(n.inputs[0], softmax.output(0)) && !an.weight(n));
     for (const p of projections) {
-      const w = matmulWeight(p)!;
+      const w = an.weight(p)!;
       const out = p.output(0);
       if (context?.inputs[1] && dependsOn(context.inputs[1], out)) v = v ? v : w;
       else if (scores?.inputs[1] && dependsOn(scores.inputs[1], out)) k = w;
       else if (scores?.inputs[0] && dependsOn(scores.inputs[0], out)) q = w;
     }
     if (q && k) {
-      heads = headsFromReshape(q.node);
-      kvHeads = headsFromReshape(k.node);
+      heads = headsFromReshape(q.node, an.weight);
+      kvHeads = headsFromReshape(k.node, an.weight);
     }
   }
   void model;
   return {
     norm: stripNorm(norm),
     output,
-    residualAdd,
+    join,
+    residualAdd: join?.at.node,
     nodes: [...between],
     op: fused ? fused.qualifiedOp : 'decomposed',
     q,
@@ -356,23 +384,23 @@ function describeAttention(model: Model, norm: NormFound, output: Value, residua
 }
 
 /** The o_proj weight: the MatMul producing the attention output (maybe behind a bias Add). */
-function outputProjection(out: Value): WeightRef | undefined {
+function outputProjection(out: Value, weight: SpellingContext['weight']): WeightRef | undefined {
   const p = out.producer;
   if (!p) return undefined;
-  const w = matmulWeight(p);
+  const w = weight(p);
   if (w) return w;
-  if (p.opType === 'Add') for (const i of p.inputs) if (i?.producer && matmulWeight(i.producer)) return matmulWeight(i.producer);
+  if (p.opType === 'Add') for (const i of p.inputs) if (i?.producer && weight(i.producer)) return weight(i.producer);
   // Granite's residual multiplier scales the projection's output.
-  if (p.opType === 'Mul') for (const i of p.inputs) if (i?.producer && i.uses.length === 1 && scaledSublayerOutput(i)) return outputProjection(i);
+  if (p.opType === 'Mul') for (const i of p.inputs) if (i?.producer && i.uses.length === 1 && scaledSublayerOutput(i)) return outputProjection(i, weight);
   return undefined;
 }
 
 /** The attention-scores MatMul: the last activation-by-activation MatMul before the Softmax. */
-function latestMatMul(nodes: Set<Node>): Node | undefined {
+function latestMatMul(nodes: Set<Node>, weight: SpellingContext['weight']): Node | undefined {
   let best: Node | undefined;
   let bestAt = -1;
   for (const n of nodes) {
-    if (n.opType !== 'MatMul' || matmulWeight(n)) continue;
+    if (n.opType !== 'MatMul' || weight(n)) continue;
     const at = n.graph?.nodes.indexOf(n) ?? -1;
     if (at > bestAt) {
       best = n;
@@ -390,14 +418,14 @@ function constantOf(v: Value | undefined) {
 }
 
 /** Heads from `Reshape(proj, [B, S, H, Dh])` right after a projection, when the target is constant or a Concat of constants. */
-function headsFromReshape(proj: Node): number | undefined {
+function headsFromReshape(proj: Node, weight: SpellingContext['weight']): number | undefined {
   for (const u of proj.output(0).uses) {
     const r = u.node;
     if (r.opType !== 'Reshape') continue;
     const shape = r.inputs[1];
     if (!shape) continue;
     const direct = shape.constant?.toNumbers();
-    if (direct && direct.length === 4) return headsOrInferred(direct[2]!, direct[3]!, proj);
+    if (direct && direct.length === 4) return headsOrInferred(direct[2]!, direct[3]!, proj, weight);
     const cat = shape.producer;
     if (cat?.opType !== 'Concat') continue;
     // [.., H, Dh]: read constant pieces from the end until two numbers are known.
@@ -408,15 +436,15 @@ function headsFromReshape(proj: Node): number | undefined {
       if (!t) break;
       tail.unshift(...t.toNumbers());
     }
-    if (tail.length >= 2) return headsOrInferred(tail[tail.length - 2]!, tail[tail.length - 1]!, proj);
+    if (tail.length >= 2) return headsOrInferred(tail[tail.length - 2]!, tail[tail.length - 1]!, proj, weight);
   }
   return undefined;
 }
 
 /** `view(B, S, -1, Dh)` (transformers ≥ 4.48) leaves the head count to the projection's width. */
-function headsOrInferred(heads: number, headDim: number, proj: Node): number | undefined {
+function headsOrInferred(heads: number, headDim: number, proj: Node, weight: SpellingContext['weight']): number | undefined {
   if (heads > 0) return heads;
-  const w = matmulWeight(proj);
+  const w = weight(proj);
   const out = w && weightDims(w)?.[1];
   return out && headDim > 0 && out % headDim === 0 ? out / headDim : undefined;
 }

@@ -1,3 +1,4 @@
+import type { Attribute } from '../../ir/attribute.js';
 import type { Node } from '../../ir/node.js';
 import type { Value } from '../../ir/value.js';
 
@@ -54,11 +55,55 @@ export type WeightRef =
       n: number;
     };
 
+/**
+ * A node that adds two values (its inputs 0 and 1), as an exporter spells it: a plain ONNX `Add`, or
+ * a fused norm that also normalizes the sum (ORT's Skip*LayerNormalization). Spelling join rules
+ * produce these; `passes/rewrite/residual-join.ts` edits them without knowing the op.
+ */
+export interface SumNode {
+  node: Node;
+  /** The sum, i.e. the residual stream after the node; undefined when the graph does not use it. */
+  sum: Value | undefined;
+  /** Input index of a constant the node adds along with its operands (ORT folds a projection's bias there). */
+  biasInput?: number;
+  /** Fused norm joins: output 0 is the norm of the sum; `unfused` is the same norm of one value. */
+  fusedNorm?: {
+    /** Output index of the sum. */
+    sumOutput: number;
+    /** The node that normalizes one value like this one normalizes the sum: `opType(value, ...params)`. */
+    unfused: { opType: string; domain: string; params: (Value | undefined)[]; attributes: Attribute[] };
+  };
+}
+
+/**
+ * How a sublayer's contribution joins the residual stream: `out = stream + contribution`, spelled by
+ * `at`. Parallel blocks (`x + (a + f)`, `(x + a) + f`, or `Skip(x, a + f)`) add the contribution to the
+ * other sublayer's output or to a partial sum first: then `at` is that local add and `parallel` is set.
+ */
+export interface ResidualJoin {
+  /** The node that adds the contribution. */
+  at: SumNode;
+  /** The input of `at.node` the contribution enters (0 or 1). */
+  slot: 0 | 1;
+  /** The value the sublayer adds: o_proj/down output, Granite's scaled product, or Gemma 2's post-norm output. */
+  contribution: Value;
+  /** The residual stream the sublayer reads. Unless `parallel`, `at.node`'s other operand. */
+  stream: Value;
+  /** The residual stream after the join (for parallel blocks, after the block); undefined when unused. */
+  out: Value | undefined;
+  /** The contribution is added to something other than the stream (parallel blocks). */
+  parallel: boolean;
+  /** Granite's residual multiplier: `contribution = factor · unscaled`, computed by `node`. */
+  scale?: { factor: number; node: Node; unscaled: Value };
+}
+
 export interface AttentionInfo {
   norm: NormInfo;
   /** The value this sublayer adds to the residual stream (o_proj output). */
   output: Value;
-  /** The residual Add (or fused Skip* norm) that adds `output`; undefined for parallel blocks. */
+  /** Where `output` joins the residual stream, as the spelling describes it; undefined when not recognized. */
+  join: ResidualJoin | undefined;
+  /** `join.at.node` (the Add or fused Skip* norm), for readers that only need the node. */
   residualAdd: Node | undefined;
   /** Every node that belongs to this sublayer (between the norm output and `output`). */
   nodes: Node[];
@@ -87,6 +132,9 @@ export interface FfnInfo {
   input: Value;
   /** The value this sublayer adds to the residual stream (down projection output, bias included). */
   output: Value;
+  /** Where `output` joins the residual stream, as the spelling describes it. */
+  join: ResidualJoin | undefined;
+  /** `join.at.node`, for readers that only need the node. */
   residualAdd: Node | undefined;
   nodes: Node[];
   /** Gated FFNs: gate and up; plain MLPs: up is the first projection. */

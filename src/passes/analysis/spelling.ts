@@ -2,7 +2,7 @@ import type { Node } from '../../ir/node.js';
 import type { Value } from '../../ir/value.js';
 import type { AnyRule, Match } from '../pattern/index.js';
 import { constantSource } from '../pattern/constants.js';
-import type { FfnKind, NormInfo, WeightRef } from './layer-map.js';
+import type { FfnKind, NormInfo, SumNode, WeightRef } from './layer-map.js';
 
 /** A norm found by a rule, in the terms LayerMap uses. */
 export type NormFound = NormInfo;
@@ -22,16 +22,38 @@ export interface FfnFound {
   nodes: Node[];
 }
 
+/** What a rule's `describe` may ask of the spellings in use (a weight in any of their forms). */
+export interface SpellingContext {
+  /** The projection weight `node` multiplies by, in any form the spellings know (float, packed). */
+  weight(node: Node | undefined): WeightRef | undefined;
+}
+
 export interface NormRecognizer {
   rule: AnyRule;
   /** Turns a match into a norm, or explains why it is not one (the layer is then unrecognized). */
-  describe(m: Match): NormFound | string;
+  describe(m: Match, ctx: SpellingContext): NormFound | string;
 }
 
 export interface FfnRecognizer {
   rule: AnyRule;
-  describe(m: Match): FfnFound | string;
+  describe(m: Match, ctx: SpellingContext): FfnFound | string;
 }
+
+/** Recognizes a node that adds two values (a residual join), in one exporter's spelling. */
+export interface JoinRecognizer {
+  name: string;
+  describe(node: Node): SumNode | undefined;
+}
+
+/** A fused attention op, and what its attributes and inputs tell about the sublayer. */
+export interface AttentionOp {
+  /** `domain::op`, '' domain for ONNX. */
+  op: string;
+  describe(node: Node): { heads: number | undefined; kvHeads: number | undefined; qkv?: WeightRef };
+}
+
+/** Reads a projection weight stored in a form other than a float MatMul/Gemm (e.g. MatMulNBits). */
+export type WeightReader = (node: Node) => WeightRef | undefined;
 
 /**
  * How one exporter spells a decoder layer: its norm and FFN rules, and the ops that mark an
@@ -42,8 +64,12 @@ export interface Spelling {
   description: string;
   norms: NormRecognizer[];
   ffns: FfnRecognizer[];
-  /** Ops (`domain::op`, '' domain for ONNX) whose presence marks a fused attention sublayer. */
-  attentionOps: string[];
+  /** Ops whose presence marks a fused attention sublayer. */
+  attentionOps: AttentionOp[];
+  /** The nodes that add a sublayer's output to the residual stream. */
+  joins: JoinRecognizer[];
+  /** Weight forms besides float MatMul/Gemm initializers. */
+  weights?: WeightReader[];
   /**
    * Exact rewrites of this exporter's projections into the plain MatMul form that ffn-fuse widens
    * (applied only to the FFNs being fused).
@@ -51,24 +77,24 @@ export interface Spelling {
   canonicalize?: AnyRule[];
 }
 
+/** The context analyzeDecoder gives rules: float weights, then each spelling's own weight forms. */
+export function spellingContext(spellings: readonly Spelling[]): SpellingContext {
+  const readers = spellings.flatMap((s) => s.weights ?? []);
+  return {
+    weight: (node) => {
+      if (!node) return undefined;
+      for (const r of readers) {
+        const w = r(node);
+        if (w) return w;
+      }
+      return matmulWeight(node);
+    },
+  };
+}
+
 /** A float MatMul weight: the initializer, or one behind a Transpose (stored [out, in]). */
 export function matmulWeight(node: Node | undefined): WeightRef | undefined {
   if (!node) return undefined;
-  if (node.opType === 'MatMulNBits' && node.domain === 'com.microsoft') {
-    const [, weight, scales, zp] = node.inputs;
-    if (!weight?.constant || !scales?.constant) return undefined;
-    return {
-      kind: 'matmulnbits',
-      node,
-      weight,
-      scales,
-      zeroPoints: zp?.constant ? zp : undefined,
-      bits: node.attrInt('bits', 4)!,
-      blockSize: node.attrInt('block_size', 32)!,
-      k: node.attrInt('K')!,
-      n: node.attrInt('N')!,
-    };
-  }
   if (node.opType !== 'MatMul' && node.opType !== 'Gemm') return undefined;
   const w = node.inputs[1];
   if (!w) return undefined;

@@ -1,5 +1,4 @@
 import { OnnxOptError } from '../../errors.js';
-import { Attribute } from '../../ir/attribute.js';
 import type { Model } from '../../ir/model.js';
 import type { Node } from '../../ir/node.js';
 import type { Value } from '../../ir/value.js';
@@ -7,6 +6,7 @@ import { removeDeadNodes } from '../../ir/dead-code.js';
 import { presentCandidates } from '../../ir/decoder-signature.js';
 import type { LayerInfo } from '../analysis/layer-map.js';
 import { backwardNodes } from '../analysis/slices.js';
+import { bypassSublayer } from '../rewrite/residual-join.js';
 
 export interface RemoveAttentionOptions {
   /** Keep the layer's cache inputs and outputs as a pass-through (present = past) for fixed-signature runtimes. */
@@ -32,7 +32,7 @@ export function cannotRemove(layer: LayerInfo, options: RemoveAttentionOptions =
   if (a.sharedCacheOutputs?.length) {
     return `layer ${layer.index} writes a KV cache shared with other layers (${a.sharedCacheOutputs.map((v) => v.name).join(', ')}); onnx-opt cannot cut one layer out of a shared cache`;
   }
-  if (!a.residualAdd) return `layer ${layer.index}: the attention output is not added to the residual stream by a node onnx-opt recognizes`;
+  if (!a.join) return `layer ${layer.index}: the attention output is not added to the residual stream by a node onnx-opt recognizes`;
   if (!options.keepCacheIo && a.cacheInputs.length) {
     // What stays live once the attention output and the layer's cache outputs are gone.
     const g = a.output.graph;
@@ -85,8 +85,8 @@ function moveShapeReads(layer: LayerInfo, live: Set<Node>): void {
 }
 
 /**
- * Removes layer `layer`'s attention: `x + a` becomes `x` (for fused Skip norms the post-attention
- * norm takes over the previous norm's residual add), its cache outputs are dropped (or passed
+ * Removes layer `layer`'s attention: `x + a` becomes `x` (whatever the join's spelling, see
+ * rewrite/residual-join.ts), its cache outputs are dropped (or passed
  * through), and everything only the attention used becomes dead and is removed.
  */
 export function removeAttention(model: Model, layer: LayerInfo, options: RemoveAttentionOptions = {}): RemovedAttention {
@@ -98,13 +98,7 @@ export function removeAttention(model: Model, layer: LayerInfo, options: RemoveA
     const roots = g.outputs.filter((o) => !a.cacheOutputs.includes(o));
     moveShapeReads(layer, backwardNodes(roots, { stopAt: new Set([a.output]) }));
   }
-  const join = a.residualAdd!;
-  if (join.opType === 'Add' && join.domain === '') {
-    const other = join.inputs[0] === a.output ? join.inputs[1]! : join.inputs[0]!;
-    g.replaceAllUsesWith(join.output(0), other);
-  } else {
-    bypassFusedJoin(model, join, a.output);
-  }
+  bypassSublayer(model, a.join!, { rule: 'attn-prune' });
 
   const result: RemovedAttention = { layer: layer.index, removedInputs: [], removedOutputs: [], passThrough: [] };
   for (const out of a.cacheOutputs) {
@@ -133,39 +127,6 @@ export function removeAttention(model: Model, layer: LayerInfo, options: RemoveA
 
 function pairByPosition(inputs: Value[], outputs: Value[], out: Value): Value | undefined {
   return inputs.length === outputs.length ? inputs[outputs.indexOf(out)] : undefined;
-}
-
-/**
- * `Skip*Norm(a, x_in)` without `a`. When x_in is itself a fused norm's residual output
- * (`x_in = m + x_prev`), the norm now reads `(m, x_prev)` directly (taking that norm's bias);
- * otherwise it becomes a plain norm of x_in and its residual output is x_in itself.
- */
-function bypassFusedJoin(model: Model, join: Node, a: Value): void {
-  const g = model.graph;
-  const aAt = join.inputs[0] === a ? 0 : 1;
-  const xIn = join.inputs[1 - aAt]!;
-  const prev = xIn.producer;
-  const prevIsSkip = prev && prev.opType === join.opType && prev.domain === join.domain && prev.outputs[3] === xIn;
-  if (prevIsSkip) {
-    // The join's own bias belonged to `a`; the sum now takes the previous norm's.
-    const bias = join.opType === 'SkipLayerNormalization' ? 4 : 3;
-    join.setInput(0, prev.inputs[0]);
-    join.setInput(1, prev.inputs[1]);
-    if (join.inputs.length > bias || prev.inputs.length > bias) join.setInput(bias, prev.inputs[bias]);
-    while (join.inputs.length && join.inputs[join.inputs.length - 1] === undefined) join.inputs.pop();
-    return;
-  }
-  // A plain norm of x_in, with the same weights and epsilon.
-  const plain = join.opType === 'SkipLayerNormalization' ? 'LayerNormalization' : 'SimplifiedLayerNormalization';
-  const eps = join.attrFloat('epsilon', 1e-5)!;
-  const inputs = plain === 'LayerNormalization' ? [xIn, join.inputs[2], join.inputs[3]] : [xIn, join.inputs[2]];
-  const norm = g.addNode({ opType: plain, inputs, outputs: [`${join.output(0).name}_plain`], attributes: [Attribute.int('axis', -1), Attribute.float('epsilon', eps)], before: join });
-  norm.setMetadata('onnx-opt.rule', 'attn-prune');
-  norm.output(0).type = join.output(0).type;
-  g.replaceAllUsesWith(join.output(0), norm.output(0));
-  const residual = join.outputs[3];
-  if (residual) g.replaceAllUsesWith(residual, xIn);
-  g.removeNode(join, { force: true });
 }
 
 // The one dead-code sweep lives in ir/; re-exported for the rewrites that import it from here.

@@ -5,6 +5,7 @@ import { decoderSignature } from '../../runtime/decoder-inputs.js';
 import { copyModel } from '../../runtime/probes.js';
 import { toFloat64 } from '../../verify/metrics.js';
 import type { LayerMap } from '../analysis/layer-map.js';
+import { bypassSublayer, joinIn } from '../rewrite/residual-join.js';
 
 /** M[i][j] for the layers of the candidate runs; null where undefined (j ≤ i, or another run). */
 export interface DependencyMatrix {
@@ -75,19 +76,14 @@ export async function dependencyMatrix(model: Model, map: LayerMap, runs: readon
 }
 
 /**
- * A clone of `model` without FFN i: its residual join adds zeros instead (`x − x`, exact), so the
- * stream passes through and every value keeps its name, and the FFN's nodes fall out as dead code.
+ * A clone of `model` without FFN i: its residual join adds zeros instead (`x − x`, exact; a fused
+ * join's bias, which belongs to the FFN, goes too), so the stream passes through and every value
+ * keeps its name, and the FFN's nodes fall out as dead code.
  */
 export function withoutFfn(model: Model, map: LayerMap, i: number): Model {
   const copy = copyModel(model);
   const layer = map.layers.find((x) => x.index === i)!;
-  const g = copy.graph;
-  const join = g.nodes[model.graph.nodes.indexOf(layer.ffn!.residualAdd!)]!;
-  const ffnOut = layer.ffn!.output.name;
-  const ffnAt = join.inputs[0]?.name === ffnOut ? 0 : 1;
-  const other = join.inputs[1 - ffnAt]!;
-  const zero = g.addNode({ opType: 'Sub', inputs: [other, other], outputs: ['ffn_removed_zero'], before: join });
-  join.setInput(ffnAt, zero.output(0));
+  bypassSublayer(copy, joinIn(copy, model, layer.ffn!.join!), { keepJoin: true, name: 'ffn_removed' });
   return copy;
 }
 

@@ -8,6 +8,7 @@ import { Tensor } from '../../ir/tensor.js';
 import type { Value } from '../../ir/value.js';
 import { removeDeadNodes } from '../../ir/dead-code.js';
 import { analyzeDecoder } from '../analysis/analyze-decoder.js';
+import { joinBias, rejoin } from '../rewrite/residual-join.js';
 import { ALL_SPELLINGS } from '../analysis/spellings/index.js';
 import { applyMatch, constantSource, constantTensor, findMatches } from '../pattern/index.js';
 import { FUSED_LAYERS_KEY, type FfnInfo, type LayerMap, type NormInfo, type WeightRef } from '../analysis/layer-map.js';
@@ -42,10 +43,10 @@ export function fuseGroup(model: Model, givenMap: LayerMap, group: readonly [num
   const quantized = ffns.some((f) => [f.gate, f.up, f.down].some((w) => w?.kind === 'matmulnbits'));
   if (quantized) return fuseQuantizedGroup(model, layers, ffns, group, mode, bad);
   const xj = layers[0]!.residualMid;
-  const join = layers[layers.length - 1]!.ffn!.residualAdd;
+  const join = layers[layers.length - 1]!.ffn!.join;
   if (!join) throw bad(`layer ${k}'s FFN output is not joined to the stream`);
   const prefix = `ffn_fuse.layers.${j}-${k}`;
-  const before = join;
+  const before = join.at.node;
   const added: Node[] = [];
   const add = (opType: string, inputs: (Value | undefined)[], attrs: Attribute[] = [], domain = '') => {
     const n = g.addNode({ opType, domain, inputs, outputs: [`${prefix}/${opType}`], attributes: attrs, before });
@@ -158,31 +159,26 @@ export function fuseGroup(model: Model, givenMap: LayerMap, group: readonly [num
   fused.type = first.output.type;
 
   // Join the fused FFN to x_j where layer k's FFN joined the stream.
-  const last = ffns[ffns.length - 1]!;
-  if (join.opType === 'Add' && join.domain === '') {
-    const out = add('Add', [xj, fused]);
-    out.type = join.output(0).type;
-    g.replaceAllUsesWith(join.output(0), out);
-  } else {
-    const ffnAt = join.inputs[0] === last.output ? 0 : 1;
-    join.setInput(ffnAt, fused);
-    join.setInput(1 - ffnAt, xj);
-    // A Skip norm's bias input is added with the FFN output (ORT folds the down-projection bias
-    // there): the fused join must add every group member's, summed like the other second biases.
-    const at = join.opType === 'SkipLayerNormalization' ? 4 : 3;
-    const biases = ffns.map((f) => (f.residualAdd && f.residualAdd.opType === join.opType ? f.residualAdd.inputs[at] : undefined));
-    if (biases.some((b) => b)) {
-      const tensors = biases.map((b) => b && constantTensor(b));
-      if (biases.some((b, t) => b && !tensors[t])) throw bad('a Skip norm bias is not a constant');
-      const first = tensors.find((t) => t)!;
-      const sum = new Float64Array(first.size);
-      for (const t of tensors) if (t) readFloats(t).forEach((v, i) => (sum[i] = sum[i]! + v));
-      join.setInput(at, g.addInitializer(vectorTensor(`${prefix}.join.bias`, first.dtype, sum)));
-    }
-  }
+  added.push(...rejoin(model, join, { contribution: fused, stream: xj, bias: groupJoinBias(g, ffns, prefix, bad), name: prefix, rule: 'ffn-fuse' }).added);
   removeDeadNodes(model);
   if (!g.sortTopologically()) throw bad('the rewrite made a cycle (a bug)');
   return { nodesAdded: added.length };
+}
+
+/**
+ * What the fused join adds along with the fused FFN: the sum of the members' join biases (a Skip
+ * norm's bias input is added with the FFN output: ORT folds the down-projection bias there), summed
+ * like the other second-layer biases.
+ */
+function groupJoinBias(g: Graph, ffns: FfnInfo[], prefix: string, bad: (m: string) => Error): Value | undefined {
+  const biases = ffns.map((f) => (f.join ? joinBias(f.join) : undefined));
+  if (!biases.some((b) => b)) return undefined;
+  const tensors = biases.map((b) => b && constantTensor(b));
+  if (biases.some((b, t) => b && !tensors[t])) throw bad('a Skip norm bias is not a constant');
+  const first = tensors.find((t) => t)!;
+  const sum = new Float64Array(first.size);
+  for (const t of tensors) if (t) readFloats(t).forEach((v, i) => (sum[i] = sum[i]! + v));
+  return g.addInitializer(vectorTensor(`${prefix}.join.bias`, first.dtype, sum));
 }
 
 /**
@@ -285,12 +281,12 @@ function fuseQuantizedGroup(
     throw bad(`layer ${layers[differs]!.index}'s norm scale differs from layer ${layers[0]!.index}'s, and MatMulNBits weights cannot absorb per-layer scales exactly (that needs requantizing); use mode=paper`);
   }
   const xj = layers[0]!.residualMid;
-  const join = layers[layers.length - 1]!.ffn!.residualAdd;
+  const join = layers[layers.length - 1]!.ffn!.join;
   if (!join) throw bad(`layer ${k}'s FFN output is not joined to the stream`);
   const prefix = `ffn_fuse.layers.${j}-${k}`;
   const added: Node[] = [];
   const addNode = (opType: string, inputs: (Value | undefined)[], attrs: Attribute[] = []) => {
-    const n = g.addNode({ opType, inputs, outputs: [`${prefix}/${opType}`], attributes: attrs, before: join });
+    const n = g.addNode({ opType, inputs, outputs: [`${prefix}/${opType}`], attributes: attrs, before: join.at.node });
     n.setMetadata(PROVENANCE, 'ffn-fuse');
     added.push(n);
     return n.output(0);
@@ -356,7 +352,7 @@ function fuseQuantizedGroup(
       g.attachOutput(clone, nv);
       if (o && nv) replace.set(o, nv);
     }
-    g.insertNode(clone, { before: join });
+    g.insertNode(clone, { before: join.at.node });
     clone.setMetadata(PROVENANCE, 'ffn-fuse');
     added.push(clone);
   }
@@ -365,16 +361,7 @@ function fuseQuantizedGroup(
   const span = `${layers[0]!.span?.[0] ?? j}-${layers[layers.length - 1]!.span?.[1] ?? k}`;
   fused.producer!.setMetadata(FUSED_LAYERS_KEY, span);
   replace.get(first.down.node.output(0))?.producer?.setMetadata(FUSED_LAYERS_KEY, span);
-  const last = ffns[ffns.length - 1]!;
-  if (join.opType === 'Add' && join.domain === '') {
-    const out = addNode('Add', [xj, fused]);
-    out.type = join.output(0).type;
-    g.replaceAllUsesWith(join.output(0), out);
-  } else {
-    const at = join.inputs[0] === last.output ? 0 : 1;
-    join.setInput(at, fused);
-    join.setInput(1 - at, xj);
-  }
+  added.push(...rejoin(model, join, { contribution: fused, stream: xj, bias: groupJoinBias(g, ffns, prefix, bad), name: prefix, rule: 'ffn-fuse' }).added);
   removeDeadNodes(model);
   if (!g.sortTopologically()) throw bad('the rewrite made a cycle (a bug)');
   return { nodesAdded: added.length };

@@ -3,13 +3,14 @@ import type { Value } from '../../../ir/value.js';
 import { constantScalar, constantSource } from '../../pattern/constants.js';
 import { defineRule, fail, ok, type Match } from '../../pattern/index.js';
 import { backwardNodes } from '../slices.js';
-import type { FfnFound } from '../spelling.js';
-import { matmulWeight, producerIn } from '../spelling.js';
+import type { SumNode } from '../layer-map.js';
+import type { AttentionOp, FfnFound, JoinRecognizer, SpellingContext } from '../spelling.js';
+import { producerIn } from '../spelling.js';
 
 /**
  * SwiGLU as torch.onnx (both exporters) and the genai builder spell it:
  * `down(silu(gate(z)) * up(z))` with silu = `x * Sigmoid(x)`. Weights may be initializers,
- * behind a Transpose, or MatMulNBits packs; the rule leaves that to `matmulWeight`.
+ * behind a Transpose, or MatMulNBits packs; the rule leaves that to the spellings' weight readers.
  */
 export const swigluRule = defineRule({
   name: 'swiglu',
@@ -34,17 +35,17 @@ export const swigluRule = defineRule({
   },
 });
 
-export function describeSwiglu(m: Match): FfnFound | string {
-  return describeGated(m, 'swiglu', 'silu');
+export function describeSwiglu(m: Match, ctx: SpellingContext): FfnFound | string {
+  return describeGated(m, ctx, 'swiglu', 'silu');
 }
 
 /** A gated FFN from a match binding gateOut/upOut/downOut (…Q for MatMulNBits) and optional …Bias. */
-function describeGated(m: Match, kind: 'swiglu' | 'geglu', activation: string): FfnFound | string {
+function describeGated(m: Match, ctx: SpellingContext, kind: 'swiglu' | 'geglu', activation: string): FfnFound | string {
   const b = m.bindings;
   const node = (k: string) => producerIn(m, b[k] ?? b[`${k}Q`]);
-  const gate = matmulWeight(node('gateOut'));
-  const up = matmulWeight(node('upOut'));
-  const down = matmulWeight(node('downOut'));
+  const gate = ctx.weight(node('gateOut'));
+  const up = ctx.weight(node('upOut'));
+  const down = ctx.weight(node('downOut'));
   if (!gate || !up || !down) return 'the gate, up or down projection weight is not a constant initializer';
   const bias = (k: string) => (b[k] ? constantSource(b[k]!) : undefined);
   return {
@@ -103,10 +104,10 @@ export const packedSplitSwigluRule = defineRule({
   },
 });
 
-export function describePackedSwiglu(m: Match): FfnFound | string {
+export function describePackedSwiglu(m: Match, ctx: SpellingContext): FfnFound | string {
   const b = m.bindings;
-  const packed = matmulWeight(producerIn(m, b.gateUpOut));
-  const down = matmulWeight(producerIn(m, b.downOut));
+  const packed = ctx.weight(producerIn(m, b.gateUpOut));
+  const down = ctx.weight(producerIn(m, b.downOut));
   if (!packed || packed.kind !== 'matmul' || !down) return 'the gate_up or down projection weight is not a constant initializer';
   const d = packed.weight.constant!.dims;
   const width = packed.transposed ? d[0]! : d[1]!;
@@ -165,9 +166,9 @@ export const gegluRule = defineRule({
   },
 });
 
-export function describeGeglu(m: Match): FfnFound | string {
+export function describeGeglu(m: Match, ctx: SpellingContext): FfnFound | string {
   const act = m.bindings.act?.producer?.opType;
-  return describeGated(m, 'geglu', act === 'Tanh' ? 'gelu-tanh' : act === 'Erf' ? 'gelu-erf' : 'gelu');
+  return describeGated(m, ctx, 'geglu', act === 'Tanh' ? 'gelu-tanh' : act === 'Erf' ? 'gelu-erf' : 'gelu');
 }
 
 /**
@@ -183,3 +184,32 @@ export function scaledSublayerOutput(v: Value): { node: Node; output: Value; fac
   const factor = other ? constantScalar(other) : undefined;
   return factor === undefined ? undefined : { node: n, output: n.output(0), factor };
 }
+
+/**
+ * `contribution`'s scaling by a constant, when it is one (Granite's residual multiplier): the Mul
+ * producing it from a value that only it reads.
+ */
+export function scaledContribution(contribution: Value): { node: Node; factor: number; unscaled: Value } | undefined {
+  const p = contribution.producer;
+  if (p?.opType !== 'Mul' || p.domain !== '') return undefined;
+  for (const i of p.inputs) {
+    const s = i && scaledSublayerOutput(i);
+    if (s && s.output === contribution) return { node: s.node, factor: s.factor, unscaled: i! };
+  }
+  return undefined;
+}
+
+/** The plain residual join every exporter writes: ONNX `Add(x, s)`. */
+export const addJoin: JoinRecognizer = {
+  name: 'add',
+  describe: (n): SumNode | undefined => (n.opType === 'Add' && n.domain === '' && n.inputs.length === 2 ? { node: n, sum: n.output(0) } : undefined),
+};
+
+/** ONNX `Attention` (opset 23): Q, K and V come in as inputs 0, 1 and 2. */
+export const onnxAttention: AttentionOp = {
+  op: '::Attention',
+  describe: (n) => {
+    const heads = n.attrInt('q_num_heads') ?? n.attrInt('num_heads');
+    return { heads, kvHeads: n.attrInt('kv_num_heads') ?? heads };
+  },
+};

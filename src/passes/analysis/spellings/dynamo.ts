@@ -1,6 +1,6 @@
 import { defineRule, fail, ok } from '../../pattern/index.js';
 import type { Spelling } from '../spelling.js';
-import { describePackedSwiglu, describeSwiglu, packedSplitSwigluRule, swigluRule } from './common.js';
+import { addJoin, describePackedSwiglu, describeSwiglu, packedSplitSwigluRule, swigluRule } from './common.js';
 import { describeRms, rmsCheck, scalarReader } from './torchscript.js';
 
 /**
@@ -52,4 +52,5 @@ export const dynamo: Spelling = {
     { rule: packedSplitSwigluRule, describe: describePackedSwiglu },
   ],
   attentionOps: [],
+  joins: [addJoin],
 };

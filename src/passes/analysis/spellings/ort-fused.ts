@@ -1,9 +1,11 @@
+import { Attribute } from '../../../ir/attribute.js';
 import type { Node } from '../../../ir/node.js';
 import { constantSource } from '../../pattern/constants.js';
 import { defineRule, fail, ok, type Match } from '../../pattern/index.js';
-import type { FfnFound, NormFound, Spelling } from '../spelling.js';
-import { matmulWeight, producerIn } from '../spelling.js';
-import { describeGeglu, describeSwiglu, gegluRule, swigluRule } from './common.js';
+import type { SumNode, WeightRef } from '../layer-map.js';
+import type { AttentionOp, FfnFound, JoinRecognizer, NormFound, Spelling, SpellingContext } from '../spelling.js';
+import { producerIn } from '../spelling.js';
+import { addJoin, describeGeglu, describeSwiglu, gegluRule, onnxAttention, swigluRule } from './common.js';
 
 /**
  * onnxruntime's fused norms, as the genai model builder and the transformers optimizer emit them:
@@ -125,12 +127,12 @@ export const mlpRule = defineRule({
   },
 });
 
-export function describeMlp(m: Match): FfnFound | string {
+export function describeMlp(m: Match, ctx: SpellingContext): FfnFound | string {
   const b = m.bindings;
   const fc = producerIn(m, b.fc);
   const proj = producerIn(m, b.proj);
-  const up = matmulWeight(fc);
-  const down = matmulWeight(proj);
+  const up = ctx.weight(fc);
+  const down = ctx.weight(proj);
   if (!up || !down) return 'a projection weight is not a constant initializer';
   const act = b.act?.producer;
   const op = act?.opType === 'Tanh' ? 'gelu-tanh' : (act?.opType ?? 'Gelu');
@@ -168,7 +170,72 @@ export const conv1dLinear = defineRule({
   },
 });
 
-const attentionOps = ['com.microsoft::GroupQueryAttention', 'com.microsoft::MultiHeadAttention', 'com.microsoft::Attention', '::Attention'];
+/** `com.microsoft::MatMulNBits(x, packed, scales, zero_points?)`: int4/int8 block-quantized weights (genai builder). */
+export function matmulNBitsWeight(node: Node): WeightRef | undefined {
+  if (node.opType !== 'MatMulNBits' || node.domain !== 'com.microsoft') return undefined;
+  const [, weight, scales, zp] = node.inputs;
+  if (!weight?.constant || !scales?.constant) return undefined;
+  return {
+    kind: 'matmulnbits',
+    node,
+    weight,
+    scales,
+    zeroPoints: zp?.constant ? zp : undefined,
+    bits: node.attrInt('bits', 4)!,
+    blockSize: node.attrInt('block_size', 32)!,
+    k: node.attrInt('K')!,
+    n: node.attrInt('N')!,
+  };
+}
+
+function isSkipNorm(n: Node): boolean {
+  return (n.opType === 'SkipSimplifiedLayerNormalization' || n.opType === 'SkipLayerNormalization') && n.domain === 'com.microsoft';
+}
+
+/**
+ * A Skip norm as a residual join: `Skip*Norm(a, b, γ, [β], [bias])` adds a + b (+ bias, which ORT
+ * folds in from the projection before it), output 3 is the sum and output 0 its norm. Without one
+ * operand it is the plain norm of the other, with the same weights and epsilon.
+ */
+export const skipNormJoin: JoinRecognizer = {
+  name: 'skip-norm',
+  describe: (n): SumNode | undefined => {
+    if (!isSkipNorm(n)) return undefined;
+    const layer = n.opType === 'SkipLayerNormalization';
+    const attributes = [Attribute.int('axis', -1), Attribute.float('epsilon', n.attrFloat('epsilon', 1e-5)!)];
+    return {
+      node: n,
+      sum: n.outputs[3],
+      biasInput: layer ? 4 : 3,
+      fusedNorm: {
+        sumOutput: 3,
+        unfused: { opType: layer ? 'LayerNormalization' : 'SimplifiedLayerNormalization', domain: '', params: layer ? [n.inputs[2], n.inputs[3]] : [n.inputs[2]], attributes },
+      },
+    };
+  },
+};
+
+/** ORT's GroupQueryAttention and MultiHeadAttention: Q, K, V as inputs 0-2, head counts as attributes. */
+const ortAttention = (op: string): AttentionOp => ({
+  op: `com.microsoft::${op}`,
+  describe: (n) => {
+    const heads = n.attrInt('num_heads');
+    return { heads, kvHeads: n.attrInt('kv_num_heads') ?? heads };
+  },
+});
+
+/** ORT's `com.microsoft::Attention(x, W_qkv, b_qkv, …)`: one packed QKV projection, its weight input 1. */
+const packedQkvAttention: AttentionOp = {
+  op: 'com.microsoft::Attention',
+  describe: (n) => {
+    const heads = n.attrInt('num_heads');
+    const w = n.inputs[1];
+    return { heads, kvHeads: n.attrInt('kv_num_heads') ?? heads, ...(w?.constant ? { qkv: { kind: 'matmul', node: n, weight: w, transposed: undefined } } : {}) };
+  },
+};
+
+const attentionOps = [ortAttention('GroupQueryAttention'), ortAttention('MultiHeadAttention'), packedQkvAttention, onnxAttention];
+const joins = [addJoin, skipNormJoin];
 
 /** onnxruntime-genai builder: Simplified/SkipSimplified norms, GQA or MHA, SwiGLU (or GELU MLP). */
 export const genai: Spelling = {
@@ -184,6 +251,8 @@ export const genai: Spelling = {
     { rule: mlpRule, describe: describeMlp },
   ],
   attentionOps,
+  joins,
+  weights: [matmulNBitsWeight],
 };
 
 /** LayerNorm models: ORT-optimized GPT-2 (SkipLayerNormalization, Attention, FastGelu) and plain GPT-2/Phi. */
@@ -197,5 +266,6 @@ export const layerNormModels: Spelling = {
   ],
   ffns: [{ rule: mlpRule, describe: describeMlp }],
   attentionOps,
+  joins,
   canonicalize: [conv1dLinear],
 };

@@ -2,7 +2,7 @@ import type { Value } from '../../../ir/value.js';
 import { constantSource } from '../../pattern/constants.js';
 import { defineRule, fail, ok, type CheckContext, type Match } from '../../pattern/index.js';
 import type { NormFound, Spelling } from '../spelling.js';
-import { describeGeglu, describePackedSwiglu, describeSwiglu, gegluRule, packedSwigluRule, swigluRule } from './common.js';
+import { addJoin, describeGeglu, describePackedSwiglu, describeSwiglu, gegluRule, packedSwigluRule, swigluRule } from './common.js';
 
 /**
  * torch.onnx TorchScript export of HF-style Llama (the models in ../shared/models): RMSNorm as
@@ -90,6 +90,7 @@ export const torchscript: Spelling = {
     { rule: gegluRule, describe: describeGeglu },
   ],
   attentionOps: [],
+  joins: [addJoin],
 };
 
 /** Reads a one-element constant (initializer or Constant node output). */
