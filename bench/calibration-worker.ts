@@ -8,6 +8,7 @@ import { cosineScores, klScores, withoutAttention } from '../src/passes/attn-pru
 import { dependencyMatrix } from '../src/passes/ffn-fusion/dependency-matrix.js';
 import type { CalibrationMode, CalibrationStats } from '../src/runtime/blocks/trials.js';
 import { loadCalibration } from '../src/runtime/calibration/index.js';
+import { residualBoundaries } from '../src/passes/measure/boundaries.js';
 
 const [step, path, method, mode, size] = process.argv.slice(2);
 if (step === 'generate') {
@@ -16,7 +17,8 @@ if (step === 'generate') {
   saveModel(model, path!, { externalData: 'external' });
   // Calibration tokens sampled from the model (block-wise, with the cache), once, so that the
   // measurements below start from a fresh process that has run nothing else.
-  const data = await loadCalibration(loadModel(path!), { kind: 'sampled' }, { numSequences: 4, sequenceLength: 32, seed: 0 });
+  const generated = loadModel(path!);
+  const data = await loadCalibration(generated, { kind: 'sampled' }, { numSequences: 4, sequenceLength: 32, seed: 0, boundaries: residualBoundaries(generated) });
   writeFileSync(`${path}.tokens.json`, JSON.stringify(data.sequences));
   console.log(JSON.stringify({ ok: true }));
 } else {

@@ -3,6 +3,7 @@ import type { Model } from '../ir/model.js';
 import { loadCalibration, specFromPath, type CalibrationData, type CalibrationSpec } from '../runtime/calibration/index.js';
 import { OnnxOptError } from '../errors.js';
 import { statInputFile } from '../io/file-checks.js';
+import { sliceBoundaries } from '../passes/measure/boundaries.js';
 import type { Thresholds } from '../verify/compare.js';
 
 export interface CalibrationArgs {
@@ -47,7 +48,10 @@ export function checkCalibrationArgs(args: CalibrationArgs): void {
 }
 
 export async function loadCalibrationFromArgs(model: Model, args: CalibrationArgs): Promise<CalibrationData> {
-  return loadCalibration(model, calibrationSpec(args), { numSequences: args.calibSequences ?? 8, sequenceLength: args.calibLength ?? 64, seed: args.seed ?? 0, calibration: args.calibration });
+  const spec = calibrationSpec(args);
+  // Sampling block-wise cuts the model at its decoder layers, which only the analysis can find.
+  const boundaries = spec.kind === 'sampled' ? sliceBoundaries(model, args.calibration) : undefined;
+  return loadCalibration(model, spec, { numSequences: args.calibSequences ?? 8, sequenceLength: args.calibLength ?? 64, seed: args.seed ?? 0, calibration: args.calibration, boundaries });
 }
 
 /** `max-kl=0.05,min-top1=0.9,max-abs=1e-3` → thresholds (the `--verify=...` syntax). */

@@ -1,4 +1,5 @@
 import type { Model } from '../ir/model.js';
+import { AnalysisManager } from './analyses.js';
 import type { CalibrationMode } from '../runtime/blocks/trials.js';
 import type { CalibrationData } from '../runtime/calibration/types.js';
 import type { ProgressReporter } from './progress.js';
@@ -46,6 +47,16 @@ export interface PassContext {
   report: Record<string, unknown>;
   /** Services for passes that need to run the model (calibration); set by the CLI/API caller. */
   services: PassServices;
+  /**
+   * Cached analyses of the model (its layer map), invalidated by the pass manager after a pass that
+   * modifies the model. Optional so a hand-built context works: read it with `analysesOf(ctx)`.
+   */
+  analyses?: AnalysisManager;
+}
+
+/** A context with defaults for what is not given (no log, an empty report and services, a fresh analysis cache). */
+export function createPassContext(given: Partial<PassContext> = {}): PassContext {
+  return { log: given.log ?? (() => {}), report: given.report ?? {}, services: given.services ?? {}, analyses: given.analyses ?? new AnalysisManager() };
 }
 
 /**
@@ -81,6 +92,11 @@ export interface Pass {
   readonly config?: Record<string, unknown>;
   /** The pass reads `ctx.services.input`, the model before the pipeline: runSteps keeps a lazy clone. */
   readonly needsInputModel?: boolean;
+  /**
+   * Analyses (by name, e.g. `layer-map`) still true after this pass modified the model, or `all`;
+   * the pass manager drops every other cached analysis of the model (default: none preserved).
+   */
+  readonly preserves?: readonly string[] | 'all';
   run(model: Model, ctx: PassContext): PassResult | Promise<PassResult>;
 }
 
@@ -100,6 +116,10 @@ export function definePass<S extends OptionSpecs>(def: {
   name: string;
   summary: string;
   options?: S;
+  /** The pass reads `ctx.services.input` (the pipeline's input model). */
+  needsInputModel?: boolean;
+  /** Analyses this pass keeps true when it modifies the model (see {@link Pass.preserves}). */
+  preserves?: readonly string[] | 'all';
   run(model: Model, ctx: PassContext, options: OptionValues<S>): PassResult | Promise<PassResult>;
 }): PassDefinition<S> & ((options?: Partial<OptionValues<S>>) => Pass) {
   const specs = (def.options ?? {}) as S;
@@ -112,6 +132,8 @@ export function definePass<S extends OptionSpecs>(def: {
       summary: def.summary,
       options: specs,
       config: given as Record<string, unknown>,
+      ...(def.needsInputModel ? { needsInputModel: true } : {}),
+      ...(def.preserves ? { preserves: def.preserves } : {}),
       run: (model, ctx) => def.run(model, ctx, values as OptionValues<S>),
     };
   };

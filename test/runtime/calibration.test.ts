@@ -20,6 +20,7 @@ import {
   specFromPath,
   tokenBatches,
 } from '../../src/runtime/calibration/index.js';
+import { residualBoundaries } from '../../src/passes/measure/boundaries.js';
 import { DecoderRunner } from '../../src/runtime/decoder-inputs.js';
 import { MODELS, TINYLLAMA_KV, tempDir } from '../helpers/paths.js';
 
@@ -167,7 +168,8 @@ describe('data-free sampling and batched runs', () => {
   });
 
   it('block-wise sampling (one layer slice at a time, each with its own cache) gives the whole-model sequences', async () => {
-    const opts = { numSequences: 3, sequenceLength: 9, temperature: 0.8, seed: 4, batchSize: 2 };
+    // The cuts come from the decoder's layers (the runtime cannot find them itself).
+    const opts = { numSequences: 3, sequenceLength: 9, temperature: 0.8, seed: 4, batchSize: 2, boundaries: residualBoundaries(model) };
     const whole = await sampleFromModel(model, { ...opts, calibration: 'whole' });
     // residentBytes 0: every slice is reopened for every step, as for a model larger than memory.
     const block = await sampleFromModel(model, { ...opts, calibration: 'blockwise', residentBytes: 0 });

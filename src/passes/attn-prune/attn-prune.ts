@@ -3,10 +3,12 @@ import { OnnxOptError } from '../../errors.js';
 import { byteSizeOf } from '../../ir/dtype.js';
 import type { Model } from '../../ir/model.js';
 import { summarizeModel } from '../../ir/summary.js';
-import { loadCalibration, type CalibrationData } from '../../runtime/calibration/index.js';
+import type { CalibrationData } from '../../runtime/calibration/types.js';
+import { analysesOf } from '../analyses.js';
 import { analyzeDecoder } from '../analysis/analyze-decoder.js';
 import type { LayerMap } from '../analysis/layer-map.js';
-import { definePass, type PassContext } from '../pass.js';
+import { calibrationFor } from '../measure/calibration.js';
+import { definePass } from '../pass.js';
 import { checkScoresFile } from '../scores-file.js';
 import { progressOf } from '../progress.js';
 import { cannotRemove, removeAttention } from './remove-attention.js';
@@ -42,14 +44,14 @@ export const attnPrune = definePass({
     scores: { type: 'string', description: 'JSON file with precomputed scores ({"attn-prune":{"scores":[{"layer":0,"score":0.1}]}} or a report)' },
   },
   async run(model, ctx, o) {
-    const map = analyzeDecoder(model);
+    const map = analysesOf(ctx).layerMap(model);
     if (map.layers.length === 0) {
       throw new OnnxOptError('UNSUPPORTED', `attn-prune: no decoder layers recognized${map.unrecognized.length ? ` (${map.unrecognized[0]!.reason})` : ''}; try --explain-rule`);
     }
     for (const u of map.unrecognized) ctx.log(`layer ${u.index} not recognized, left alone: ${u.reason}`);
     const numLayers = map.layers.length + map.unrecognized.length;
     const before = summarizeModel(model);
-    const kvBefore = kvBytesPerToken(model);
+    const kvBefore = kvBytesPerToken(model, map);
     const protectedSet = new Set(resolveIndices(o.protect, numLayers));
 
     let method: AttnPruneReport['method'] = o.method as ScoreMethod;
@@ -192,25 +194,8 @@ async function greedy(
   return { chosen, scores: firstRound, evaluations, reached };
 }
 
-/**
- * Calibration data from the caller (`services.calibration`, or `services.loadCalibration()` for
- * the CLI's --calib), else data-free sequences sampled from the model (and the log says so).
- */
-export async function calibrationFor(model: Model, ctx: PassContext): Promise<CalibrationData> {
-  const given = ctx.services.calibration;
-  if (given) return given;
-  const loader = ctx.services.loadCalibration;
-  if (loader) {
-    const data = await loader(model);
-    ctx.log(`calibration: ${data.source.description}`);
-    ctx.services.calibration = data;
-    return data;
-  }
-  ctx.log('no calibration data given: sampling sequences from the model itself (data-free)');
-  const data = await loadCalibration(model, { kind: 'sampled' }, { numSequences: 8, sequenceLength: 64, calibration: ctx.services.calibrationMode });
-  ctx.services.calibration = data;
-  return data;
-}
+// The calibration home moved to passes/measure; re-exported for the passes that import it from here.
+export { calibrationFor } from '../measure/calibration.js';
 
 function readScores(path: string): LayerScore[] {
   let j: unknown;
@@ -239,9 +224,9 @@ function scoresFrom(j: unknown, where: string): LayerScore[] | undefined {
 }
 
 /** KV-cache bytes per token over the layers' cache inputs: product of the non-batch, non-sequence dims. */
-export function kvBytesPerToken(model: Model): number {
+export function kvBytesPerToken(model: Model, map: LayerMap = analyzeDecoder(model)): number {
   let total = 0;
-  const inputs = new Set(analyzeDecoder(model).layers.flatMap((l) => l.attention?.cacheInputs ?? []));
+  const inputs = new Set(map.layers.flatMap((l) => l.attention?.cacheInputs ?? []));
   for (const v of inputs) {
     if (v.type?.kind !== 'tensor' || !v.type.shape) continue;
     const fixed = v.type.shape.filter((d): d is number => typeof d === 'number');

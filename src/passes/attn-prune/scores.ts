@@ -1,10 +1,8 @@
 import type * as ort from 'onnxruntime-node';
+import { cloneModel } from '../../ir/clone.js';
+import { decoderSignature } from '../../ir/decoder-signature.js';
 import type { Model } from '../../ir/model.js';
-import { tokenBatches } from '../../runtime/calibration/batches.js';
-import { runTrials, type CalibrationMode, type CalibrationStats, type TrialRunOptions } from '../../runtime/blocks/trials.js';
-import { decoderSignature } from '../../runtime/decoder-inputs.js';
-import { copyModel } from '../../runtime/probes.js';
-import { toFloat64 } from '../../verify/metrics.js';
+import { logProbRows, runTrials, sumKl, toFloat64, tokenBatches, type CalibrationMode, type CalibrationStats, type TrialRunOptions } from '../measure/index.js';
 import { analyzeDecoder } from '../analysis/analyze-decoder.js';
 import type { LayerMap } from '../analysis/layer-map.js';
 import { removeAttention } from './remove-attention.js';
@@ -84,45 +82,12 @@ function trialOptions(o: ScoreOptions): TrialRunOptions {
   return { batchSize: o.batchSize ?? 8, threads: o.threads, calibration: o.calibration, stats: o.stats };
 }
 
-/** Last-position-per-token next-token log-probabilities of a model over the calibration data. */
-export async function logitsOf(model: Model, options: ScoreOptions): Promise<Float64Array[]> {
-  const out: Float64Array[][] = [];
-  await runTrials([{ model, wanted: [decoderSignature(model).logits] }], options.sequences, trialOptions(options), (_, batch, __, logits) => {
-    out[batch.index] = logProbRows(logits, batch.mask);
-  });
-  return out.flat();
-}
-
-/** One log-softmax row per real position of a [B, S, V] logits tensor, in order. */
-function logProbRows(logits: ort.Tensor, mask: readonly (readonly number[])[]): Float64Array[] {
-  const data = toFloat64(logits);
-  const vocab = logits.dims[logits.dims.length - 1]!;
-  const rows: Float64Array[] = [];
-  mask.flat().forEach((m, p) => {
-    if (m) rows.push(logSoftmaxRow(data, p * vocab, vocab));
-  });
-  return rows;
-}
-
-function logSoftmaxRow(x: Float64Array, off: number, n: number): Float64Array {
-  let max = -Infinity;
-  for (let i = 0; i < n; i++) max = Math.max(max, x[off + i]!);
-  let sum = 0;
-  for (let i = 0; i < n; i++) sum += Math.exp(x[off + i]! - max);
-  const lse = max + Math.log(sum);
-  const out = new Float64Array(n);
-  for (let i = 0; i < n; i++) out[i] = x[off + i]! - lse;
-  return out;
-}
-
-/** Mean KL(p ‖ q) over positions, from log-probabilities. */
-export function meanKl(p: Float64Array[], q: Float64Array[]): number {
-  return p.length ? sumKl(p, q) / p.length : 0;
-}
+// Logits and KL are shared by every pass that measures; re-exported for scores' users.
+export { logitsOf, meanKl } from '../measure/logits.js';
 
 /** A copy of `model` with the attention of `layers` removed (layer indices as in the LayerMap). */
 export function withoutAttention(model: Model, layers: readonly number[], keepCacheIo = false): Model {
-  const copy = copyModel(model);
+  const copy = cloneModel(model);
   for (const i of layers) {
     const map = analyzeDecoder(copy);
     const layer = map.layers.find((l) => l.index === i);
@@ -201,17 +166,4 @@ export async function klScores(
   const n = options.baseline ? options.baseline.length : positions;
   const scores = candidates.map((layer, k) => ({ layer, score: n ? kl[k]! / n : 0 }));
   return { scores, baseline, evaluations: candidates.length + (options.baseline ? 0 : 1) };
-}
-
-/** Σ over positions of KL(p ‖ q), from log-probabilities. */
-function sumKl(p: readonly Float64Array[], q: readonly Float64Array[]): number {
-  let total = 0;
-  for (let k = 0; k < p.length; k++) {
-    const a = p[k]!;
-    const b = q[k]!;
-    let kl = 0;
-    for (let i = 0; i < a.length; i++) kl += Math.exp(a[i]!) * (a[i]! - b[i]!);
-    total += kl;
-  }
-  return total;
 }

@@ -1,9 +1,7 @@
 import type { Model } from '../../ir/model.js';
-import { tokenBatches } from '../../runtime/calibration/batches.js';
-import { runTrials, type CalibrationMode, type CalibrationStats } from '../../runtime/blocks/trials.js';
-import { decoderSignature } from '../../runtime/decoder-inputs.js';
-import { copyModel } from '../../runtime/probes.js';
-import { toFloat64 } from '../../verify/metrics.js';
+import { cloneModel } from '../../ir/clone.js';
+import { decoderSignature } from '../../ir/decoder-signature.js';
+import { runTrials, toFloat64, tokenBatches, type CalibrationMode, type CalibrationStats } from '../measure/index.js';
 import type { LayerMap } from '../analysis/layer-map.js';
 import { bypassSublayer, joinIn } from '../rewrite/residual-join.js';
 
@@ -81,7 +79,7 @@ export async function dependencyMatrix(model: Model, map: LayerMap, runs: readon
  * keeps its name, and the FFN's nodes fall out as dead code.
  */
 export function withoutFfn(model: Model, map: LayerMap, i: number): Model {
-  const copy = copyModel(model);
+  const copy = cloneModel(model);
   const layer = map.layers.find((x) => x.index === i)!;
   bypassSublayer(copy, joinIn(copy, model, layer.ffn!.join!), { keepJoin: true, name: 'ffn_removed' });
   return copy;

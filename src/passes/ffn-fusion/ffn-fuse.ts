@@ -2,11 +2,11 @@ import { readFileSync } from 'node:fs';
 import { OnnxOptError } from '../../errors.js';
 import type { Model } from '../../ir/model.js';
 import { summarizeModel } from '../../ir/summary.js';
-import { copyModel } from '../../runtime/probes.js';
+import { cloneModel } from '../../ir/clone.js';
+import { analysesOf } from '../analyses.js';
 import { analyzeDecoder } from '../analysis/analyze-decoder.js';
 import type { LayerMap } from '../analysis/layer-map.js';
-import { calibrationFor } from '../attn-prune/attn-prune.js';
-import { logitsOf, meanKl } from '../attn-prune/scores.js';
+import { calibrationFor, logitsOf, meanKl } from '../measure/index.js';
 import { definePass } from '../pass.js';
 import { checkScoresFile } from '../scores-file.js';
 import { progressOf } from '../progress.js';
@@ -49,7 +49,7 @@ export const ffnFuse = definePass({
     scores: { type: 'string', description: 'JSON with a precomputed matrix ({"ffn-fuse":{"matrix":{"layers":[...],"values":[[...]]}}} or a report)' },
   },
   async run(model, ctx, o) {
-    const map = analyzeDecoder(model);
+    const map = analysesOf(ctx).layerMap(model);
     if (map.layers.length === 0) throw new OnnxOptError('UNSUPPORTED', 'ffn-fuse: no decoder layers recognized; try --explain-rule');
     const before = summarizeModel(model);
     const depthBefore = depth(map);
@@ -84,7 +84,7 @@ export const ffnFuse = definePass({
       // left unfused with the reason; explicit groups are refused instead.
       groups = groups.filter((gr) => {
         try {
-          const trial = copyModel(model);
+          const trial = cloneModel(model);
           fuseGroup(trial, analyzeDecoder(trial), gr as [number, number], o.mode as FuseMode);
           return true;
         } catch (e) {
@@ -105,7 +105,7 @@ export const ffnFuse = definePass({
       for (const gr of groups) {
         // Shrink the group from its end until the cumulative KL fits.
         for (let last = gr[1]!; last - gr[0]! + 1 >= o['min-group']; last--) {
-          const trial = copyModel(model);
+          const trial = cloneModel(model);
           for (const a of [...accepted, [gr[0]!, last]]) fuseGroup(trial, analyzeDecoder(trial), a as [number, number], o.mode as FuseMode);
           const kl = meanKl(baseline, await logitsOf(trial, so));
           evaluations++;

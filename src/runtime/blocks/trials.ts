@@ -3,7 +3,6 @@ import type { Model } from '../../ir/model.js';
 import { runCalibration, tokenBatches } from '../calibration/batches.js';
 import { decoderSignature, sequenceFeeds, type FeedOptions } from '../decoder-inputs.js';
 import type { SessionOptions } from '../session.js';
-import { residualBoundaries } from './boundaries.js';
 import { runLayerMajor } from './layer-major.js';
 
 /**
@@ -17,9 +16,11 @@ export interface TrialRunOptions extends SessionOptions, FeedOptions {
   calibration?: CalibrationMode;
   /** Sequences per run (default 8). */
   batchSize?: number;
-  /** Decoder layers per slice (default 1). */
-  layersPerSlice?: number;
-  /** Cut here instead of at the decoder's residual stream. */
+  /**
+   * Where `blockwise` cuts the model into slices: values every path from the inputs to the outputs
+   * passes through, in order (the passes find them: passes/measure's runTrials fills them in).
+   * Required for `blockwise`; an empty list runs the model whole.
+   */
   boundaries?: readonly string[];
   /** Accumulates what the runs cost. */
   stats?: CalibrationStats;
@@ -54,7 +55,9 @@ export async function runTrials(
   const base = trials[0]!.model;
   const sig = decoderSignature(base);
   const batchSize = o.batchSize ?? 8;
-  const boundaries = o.calibration === 'whole' ? [] : (o.boundaries ?? residualBoundaries(base, o.layersPerSlice ?? 1));
+  // The runtime cannot find decoder layers; silently running whole would hide a caller's mistake.
+  if (o.calibration !== 'whole' && !o.boundaries) throw new Error('runTrials: blockwise calibration needs the slice boundaries (call runTrials from passes/measure)');
+  const boundaries = o.calibration === 'whole' ? [] : o.boundaries!;
   if (boundaries.length === 0) {
     for (let t = 0; t < trials.length; t++) {
       const { model, wanted } = trials[t]!;

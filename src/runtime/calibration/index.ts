@@ -37,6 +37,8 @@ export interface LoadCalibrationOptions extends SequenceOptions, SessionOptions 
   batchSize?: number;
   /** Sampled data: decode block-wise (default) or with one whole-model session. */
   calibration?: CalibrationMode;
+  /** Sampled data, block-wise: where to cut the model (passes/measure's residualBoundaries); none: it runs whole. */
+  boundaries?: readonly string[];
 }
 
 /** A spec from a path: `.jsonl` → JSONL, a folder → test data, anything else → text. */

@@ -1,7 +1,6 @@
 import { OnnxOptError } from '../../errors.js';
 import type { Model } from '../../ir/model.js';
 import { BlockwiseSession } from '../blocks/blockwise-session.js';
-import { residualBoundaries } from '../blocks/boundaries.js';
 import type { CalibrationMode } from '../blocks/trials.js';
 import { DecoderRunner, argmax, decoderSignature, type DecoderRunnerOptions } from '../decoder-inputs.js';
 import { resolveOptions } from './common.js';
@@ -27,6 +26,8 @@ export interface SampleOptions extends SequenceOptions, DecoderRunnerOptions {
    * the resident budget keeps every slice open. `whole`: one session on the whole model.
    */
   calibration?: CalibrationMode;
+  /** Block-wise: where to cut the model (passes/measure's residualBoundaries); none: it runs whole. */
+  boundaries?: readonly string[];
   /** Block-wise: weight bytes of slice sessions kept open between decode steps (default 512 MiB). */
   residentBytes?: number;
 }
@@ -87,7 +88,7 @@ export async function sampleFromModel(model: Model, options: SampleOptions = {})
  * the length); without one each step re-runs the sequence (quadratic, as the model allows).
  */
 async function openRunner(model: Model, options: SampleOptions): Promise<DecoderRunner> {
-  const boundaries = options.calibration === 'whole' ? [] : residualBoundaries(model);
+  const boundaries = options.calibration === 'whole' ? [] : (options.boundaries ?? []);
   if (!boundaries.length) return DecoderRunner.create(model, options);
   const session = BlockwiseSession.create(model, { ...options, boundaries, residentBytes: options.residentBytes });
   // `over` leaves the session to its owner: release it with the runner.

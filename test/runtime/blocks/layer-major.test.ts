@@ -5,7 +5,7 @@ import { cloneModel } from '../../../src/ir/clone.js';
 import { DataType } from '../../../src/ir/dtype.js';
 import { Tensor } from '../../../src/ir/tensor.js';
 import type { Model } from '../../../src/ir/model.js';
-import { residualBoundaries } from '../../../src/runtime/blocks/boundaries.js';
+import { residualBoundaries } from '../../../src/passes/measure/boundaries.js';
 import { runLayerMajor } from '../../../src/runtime/blocks/layer-major.js';
 import { decoderSignature, sequenceFeeds } from '../../../src/runtime/decoder-inputs.js';
 import { withSession } from '../../../src/runtime/session.js';

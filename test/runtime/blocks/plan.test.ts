@@ -2,7 +2,7 @@ import * as ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
 import { loadModel } from '../../../src/io/read-model.js';
 import { BlockwiseSession } from '../../../src/runtime/blocks/blockwise-session.js';
-import { residualBoundaries } from '../../../src/runtime/blocks/boundaries.js';
+import { residualBoundaries } from '../../../src/passes/measure/boundaries.js';
 import { planSlices } from '../../../src/runtime/blocks/plan.js';
 import { DecoderRunner, decoderSignature } from '../../../src/runtime/decoder-inputs.js';
 import { TINYLLAMA_KV } from '../../helpers/paths.js';
