@@ -1,6 +1,7 @@
 // `npm run bench [name...]`: runs the named benchmarks (all by default). Each prints ratios
 // against a baseline measured in the same run; nothing here asserts on time.
 import { benchAttnPrune } from './attn-prune.js';
+import { benchBlockParallel } from './block-parallel.js';
 import { benchCalibration } from './calibration.js';
 import { benchFfnFuse } from './ffn-fuse.js';
 import { benchIo } from './io.js';
@@ -10,6 +11,7 @@ const benches: Record<string, () => void | Promise<void>> = {
   io: () => benchIo(),
   'attn-prune': () => benchAttnPrune(),
   'ffn-fuse': () => benchFfnFuse(),
+  'block-parallel': () => benchBlockParallel(),
   calibration: () => benchCalibration(),
   roofline: () => benchRoofline(),
 };
