@@ -305,8 +305,8 @@ function attentionJoin(norm2: NormFound, an: Analysis, ffnOutputs: ReadonlySet<V
     const a = operands[1 - i];
     if (!u || !a || ffnOutputs.has(a)) continue;
     // The previous parallel block's `a + f` is not an attention sublayer either.
-    const ap = a.producer;
-    if (ap?.opType === 'Add' && ap.inputs.some((v) => v && ffnOutputs.has(v))) continue;
+    const ap = a.producer && an.sumNode(a.producer);
+    if (ap && !ap.fusedNorm && ap.node.inputs.some((v) => v && ffnOutputs.has(v))) continue;
     // The attention's norm reads stream `u`, and `a` depends on that norm's output.
     const candidates = [...an.norms.values()].map((f) => f.item).filter((n) => streamOf(n) === u && n !== norm2);
     for (const n1 of candidates.sort((x, y) => an.position(y.output) - an.position(x.output))) {
