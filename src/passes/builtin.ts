@@ -6,6 +6,7 @@ import { inferShapesPass } from './shape-inference/infer-shapes.js';
 import { attnPrune } from './attn-prune/attn-prune.js';
 import { ffnFuse } from './ffn-fusion/ffn-fuse.js';
 import { blockParallel } from './block-parallel/block-parallel.js';
+import { heal } from './heal/heal-pass.js';
 import { defaultRegistry, type PassRegistry } from './registry.js';
 
 /** What `canonicalize` expands to. */
@@ -27,4 +28,5 @@ export function registerBuiltinPasses(registry: PassRegistry = defaultRegistry):
   registry.register(attnPrune);
   registry.register(ffnFuse);
   registry.register(blockParallel);
+  registry.register(heal);
 }
