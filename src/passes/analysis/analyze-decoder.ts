@@ -26,9 +26,11 @@ function streamOf(n: NormFound): Value {
 }
 
 /**
- * Finds the decoder layers: norms and FFNs come from the spellings' pattern rules; the residual
- * joins, attention sublayers and KV-cache ownership follow from dataflow between them. A layer
- * whose parts are not all recognized is reported unrecognized, with the reason, never guessed.
+ * Finds the decoder layers: norms and FFNs come from the spellings' pattern rules, and the join
+ * nodes, fused attention ops and weight forms from what the spellings describe; which sublayer
+ * joins the stream where, the attention sublayers and KV-cache ownership follow from dataflow
+ * between them. A layer whose parts are not all recognized is reported unrecognized, with the
+ * reason, never guessed.
  */
 export function analyzeDecoder(model: Model, options: AnalyzeOptions = {}): LayerMap {
   const spellings = options.spellings ?? ALL_SPELLINGS;

@@ -103,7 +103,7 @@ export interface AttentionInfo {
   output: Value;
   /** Where `output` joins the residual stream, as the spelling describes it; undefined when not recognized. */
   join: ResidualJoin | undefined;
-  /** `join.at.node` (the Add or fused Skip* norm), for readers that only need the node. */
+  /** `join.at.node` (the Add or fused Skip* norm that adds `output`). Prefer `join`. */
   residualAdd: Node | undefined;
   /** Every node that belongs to this sublayer (between the norm output and `output`). */
   nodes: Node[];
@@ -134,7 +134,7 @@ export interface FfnInfo {
   output: Value;
   /** Where `output` joins the residual stream, as the spelling describes it. */
   join: ResidualJoin | undefined;
-  /** `join.at.node`, for readers that only need the node. */
+  /** The node that adds `output` to the stream (for parallel blocks, the one adding the block's sum). Prefer `join`. */
   residualAdd: Node | undefined;
   nodes: Node[];
   /** Gated FFNs: gate and up; plain MLPs: up is the first projection. */
