@@ -1,6 +1,8 @@
 import { OnnxOptError } from '../../errors.js';
 import type { Model } from '../../ir/model.js';
 import { summarizeModel } from '../../ir/summary.js';
+import { cloneModel } from '../../ir/clone.js';
+import { analysesOf } from '../analyses.js';
 import { analyzeDecoder } from '../analysis/analyze-decoder.js';
 import type { LayerMap } from '../analysis/layer-map.js';
 import { ALL_SPELLINGS } from '../analysis/spellings/index.js';
@@ -11,8 +13,8 @@ import { calibrationFor } from '../measure/index.js';
 import { definePass } from '../pass.js';
 import { applyMatch, findMatches } from '../pattern/index.js';
 import { blockMatrix, scoreWindows, selectWindows, type WindowScore } from './block-matrix.js';
-import { parallelizeWindow } from './parallelize.js';
-import { candidateWindows, overlaps, windowProblem } from './window.js';
+import { parallelizeProblem, parallelizeWindow, type ParallelizeOptions } from './parallelize.js';
+import { candidateWindows, overlaps } from './window.js';
 
 /** What block-parallel leaves in `ctx.report['block-parallel']`. */
 export interface BlockParallelReport {
@@ -44,7 +46,8 @@ export const blockParallel = definePass({
     protect: { type: 'int-list', default: [0, -1], description: 'layers never put in a scored window; -1 is the last' },
   },
   async run(model, ctx, o) {
-    let map = analyzeDecoder(model);
+    let map = analysesOf(ctx).layerMap(model);
+    const rewrite: ParallelizeOptions = { mergeHeads: o['merge-heads'], fuseFfn: o['fuse-ffn'] };
     if (map.layers.length === 0) throw new OnnxOptError('UNSUPPORTED', `block-parallel: no decoder layers recognized${map.unrecognized.length ? ` (${map.unrecognized[0]!.reason})` : ''}; try --explain-rule`);
     const numLayers = map.layers.length + map.unrecognized.length;
     const before = summarizeModel(model);
@@ -59,17 +62,17 @@ export const blockParallel = definePass({
         if (w.length !== 2) throw new OnnxOptError('USAGE', `block-parallel: window [${w.join(',')}] must be [first, last]`);
         const other = given.slice(0, n).find((v) => overlaps(v, w));
         if (other) throw new OnnxOptError('USAGE', `block-parallel: windows [${other.join(',')}] and [${w.join(',')}] overlap`);
-        const why = windowProblem(map, w);
+        const why = parallelizeProblem(map, w as [number, number], rewrite);
         if (why) throw new OnnxOptError('UNSUPPORTED', `block-parallel: window [${w.join(',')}]: ${why}`);
       }
       chosen = given.map((w) => ({ window: [w[0]!, w[1]!] as [number, number], mMax: Number.NaN, mSum: Number.NaN }));
     } else {
       const protect = new Set(resolveIndices(o.protect, numLayers));
-      const candidates = candidateWindows(map, o.window, protect);
+      const candidates = candidateWindows(map, o.window, protect, (w) => parallelizeProblem(map, w, rewrite));
       for (const u of map.unrecognized) ctx.log(`layer ${u.index} not recognized, left out of windows: ${u.reason}`);
       if (o.count > 0 && candidates.length === 0) {
         const probe = [map.layers.find((l) => !protect.has(l.index))?.index ?? 0].map((j) => [j, j + o.window - 1]);
-        throw new OnnxOptError('UNSUPPORTED', `block-parallel: no window of ${o.window} unprotected layers can be parallelized${probe[0] ? ` (e.g. [${probe[0].join(',')}]: ${windowProblem(map, probe[0]) ?? 'protected'})` : ''}`);
+        throw new OnnxOptError('UNSUPPORTED', `block-parallel: no window of ${o.window} unprotected layers can be parallelized${probe[0] ? ` (e.g. [${probe[0].join(',')}]: ${parallelizeProblem(map, probe[0] as [number, number], rewrite) ?? 'protected'})` : ''}`);
       }
       if (o.count > 0) {
         const data = await calibrationFor(model, ctx);
@@ -85,6 +88,12 @@ export const blockParallel = definePass({
 
     // FFN fusion widens plain MatMuls: canonicalize the windows' projections first, once.
     if (o['fuse-ffn'] && canonicalizeFfns(model, map, chosen.map((c) => c.window))) map = analyzeDecoder(model);
+    // From the last window back: each rewrite leaves the layers before it as the map saw them.
+    const order = [...chosen].sort((a, b) => b.window[0] - a.window[0]);
+    // Rehearsed on a clone, so a refusal met half-way (an op the head axis cannot pass) leaves the model as it was.
+    const trial = cloneModel(model);
+    const trialMap = analyzeDecoder(trial);
+    for (const c of order) parallelizeWindow(trial, trialMap, c.window, rewrite);
     const report: BlockParallelReport = {
       matrix,
       scores,
@@ -97,9 +106,8 @@ export const blockParallel = definePass({
       parametersBefore: before.parameters,
       parametersAfter: before.parameters,
     };
-    // From the last window back: each rewrite leaves the layers before it as the map saw them.
-    for (const c of [...chosen].sort((a, b) => b.window[0] - a.window[0])) {
-      const r = parallelizeWindow(model, map, c.window, { mergeHeads: o['merge-heads'], fuseFfn: o['fuse-ffn'] });
+    for (const c of order) {
+      const r = parallelizeWindow(model, map, c.window, rewrite);
       const scored = Number.isFinite(c.mMax) ? { mMax: c.mMax, mSum: c.mSum } : {};
       report.windows.unshift({ window: c.window, ...scored, ...(r.merged ? { heads: r.merged.heads, kvHeads: r.merged.kvHeads } : {}), ffnFused: r.ffnFused });
       if (r.merged) {
@@ -111,6 +119,8 @@ export const blockParallel = definePass({
       const heads = r.merged ? `, one attention with ${r.merged.heads} heads (${r.merged.kvHeads} KV)` : ', attentions side by side';
       ctx.log(`layers ${c.window[0]}–${c.window[1]} run in parallel${s}${heads}${r.ffnFused ? ', FFNs fused' : ''}`);
     }
+    for (const list of [report.cache.removedInputs, report.cache.removedOutputs]) list.sort(byLayer);
+    report.cache.resized.sort((a, b) => byLayer(a.name, b.name));
     if (report.cache.removedInputs.length) ctx.log(`KV cache: inputs ${report.cache.removedInputs.join(', ')} and outputs ${report.cache.removedOutputs.join(', ')} removed; ${report.cache.resized.map((r) => r.name).join(', ')} widened on the head axis`);
     const after = summarizeModel(model);
     report.parametersAfter = after.parameters;
@@ -137,4 +147,9 @@ function canonicalizeFfns(model: Model, map: LayerMap, windows: readonly [number
   }
   if (changed) model.graph.sortTopologically();
   return changed;
+}
+
+/** Cache names in layer order (`past_key_values.2.key` before `past_key_values.10.key`). */
+function byLayer(a: string, b: string): number {
+  return a.localeCompare(b, 'en', { numeric: true });
 }

@@ -38,22 +38,8 @@ export function mergeAttentions(model: Model, layers: LayerInfo[], x: Value, win
   const atts = layers.map((l) => l.attention!);
   const a0 = atts[0]!;
   const n = atts.length;
-  for (const [t, a] of atts.entries()) {
-    const i = window[0] + t;
-    if (a.op !== 'decomposed') throw bad(`layer ${i}'s attention is a fused ${a.op} op; merging heads is supported for decomposed attention`);
-    if (a.qkv) throw bad(`layer ${i} packs Q, K and V in one projection`);
-    for (const [role, w] of [['q', a.q], ['k', a.k], ['v', a.v], ['o', a.o]] as const) {
-      if (!w || w.kind !== 'matmul' || w.columns) throw bad(`layer ${i}'s ${role} projection is not a plain float MatMul`);
-      if (hasBias(w)) throw bad(`layer ${i}'s ${role} projection has a bias`);
-    }
-    if (!a.heads || !a.kvHeads) throw bad(`layer ${i}'s head counts are unknown`);
-    if (a.heads * a0.kvHeads! !== a0.heads! * a.kvHeads) throw bad(`layers ${window[0]} and ${i} have different query heads per KV head (${a0.heads}/${a0.kvHeads} vs ${a.heads}/${a.kvHeads})`);
-    if (width(a.q!) / a.heads !== width(a0.q!) / a0.heads!) throw bad(`layers ${window[0]} and ${i} have different head sizes`);
-    if (a.norm.kind !== a0.norm.kind || a.norm.epsilon !== a0.norm.epsilon) throw bad(`layers ${window[0]} and ${i} use different attention norms (kind or epsilon): one shared norm cannot be exact`);
-    if (a.norm.bias && constantTensor(a.norm.bias) && readFloats(constantTensor(a.norm.bias)!).some((b) => b !== 0)) throw bad(`layer ${i}'s LayerNorm has a shift, which would need projection biases`);
-    if (a.norm.fused) throw bad(`layer ${i}'s attention norm is a fused Skip norm`);
-  }
-
+  const problem = cannotMerge(layers, window);
+  if (problem) throw bad(problem);
   // Shapes before the edit, for following the head axis (inferred on a copy: the model keeps its value infos).
   const typed = cloneModel(model);
   inferShapes(typed);
@@ -107,6 +93,29 @@ export function mergeAttentions(model: Model, layers: LayerInfo[], x: Value, win
     cacheOutputsRemoved,
     cacheResized,
   };
+}
+
+/** Why the window's attentions cannot become one, or undefined. */
+export function cannotMerge(layers: readonly LayerInfo[], window: readonly [number, number]): string | undefined {
+  const atts = layers.map((l) => l.attention!);
+  const a0 = atts[0]!;
+  for (const [t, a] of atts.entries()) {
+    const i = window[0] + t;
+    if (a.op !== 'decomposed') return (`layer ${i}'s attention is a fused ${a.op} op; merging heads is supported for decomposed attention`);
+    if (a.qkv) return (`layer ${i} packs Q, K and V in one projection`);
+    for (const [role, w] of [['q', a.q], ['k', a.k], ['v', a.v], ['o', a.o]] as const) {
+      if (!w || w.kind !== 'matmul' || w.columns) return (`layer ${i}'s ${role} projection is not a plain float MatMul`);
+      if (hasBias(w)) return (`layer ${i}'s ${role} projection has a bias`);
+    }
+    if (!a.heads || !a.kvHeads) return (`layer ${i}'s head counts are unknown`);
+    if (a.heads * a0.kvHeads! !== a0.heads! * a.kvHeads) return (`layers ${window[0]} and ${i} have different query heads per KV head (${a0.heads}/${a0.kvHeads} vs ${a.heads}/${a.kvHeads})`);
+    if (width(a.q!) / a.heads !== width(a0.q!) / a0.heads!) return (`layers ${window[0]} and ${i} have different head sizes`);
+    if (a.norm.kind !== a0.norm.kind || a.norm.epsilon !== a0.norm.epsilon) return (`layers ${window[0]} and ${i} use different attention norms (kind or epsilon): one shared norm cannot be exact`);
+    if (a.norm.bias && constantTensor(a.norm.bias) && readFloats(constantTensor(a.norm.bias)!).some((b) => b !== 0)) return (`layer ${i}'s LayerNorm has a shift, which would need projection biases`);
+    if (a.norm.fused) return (`layer ${i}'s attention norm is a fused Skip norm`);
+  }
+
+  return undefined;
 }
 
 /** `x / rms(x)` (or `(x − μ)/σ`): the norm's own unscaled value when it normalizes x, else a new unit-weight norm. */

@@ -9,13 +9,10 @@ export function windowLayers(map: LayerMap, window: readonly [number, number]): 
   return out;
 }
 
-function isPlainAdd(n: { opType: string; domain: string } | undefined): boolean {
-  return n !== undefined && n.opType === 'Add' && n.domain === '';
-}
-
 /**
  * Why window [j, k] cannot be run as parallel blocks, or undefined: every layer must be a whole
- * pre-norm block (attention then FFN) joined to the stream by plain Adds, one after the other.
+ * pre-norm block (attention then FFN), each sublayer joined to the stream (by an Add or a fused
+ * Skip norm), one after the other.
  */
 export function windowProblem(map: LayerMap, window: readonly number[]): string | undefined {
   if (window.length !== 2) return `window [${window.join(',')}] must be [first, last]`;
@@ -33,10 +30,13 @@ export function windowProblem(map: LayerMap, window: readonly number[]): string 
     if (!l.attention) return `layer ${t} has no attention sublayer (removed by attn-prune?)`;
     if (!l.ffn) return `layer ${t} has no FFN sublayer`;
     if (l.ffn.postNorm) return `layer ${t}'s FFN output is normalized before the residual add: a sum of such FFNs is not one wide FFN`;
-    if (!isPlainAdd(l.attention.residualAdd)) return `layer ${t}: the attention joins the stream through ${l.attention.residualAdd?.opType ?? 'no recognized node'}; block-parallel supports plain Add joins`;
-    if (!isPlainAdd(l.ffn.residualAdd)) return `layer ${t}: the FFN joins the stream through ${l.ffn.residualAdd?.opType ?? 'no recognized node'}; block-parallel supports plain Add joins`;
-    if (!sameStream(l.attention.norm.input, l.residualIn)) return `layer ${t}: the attention norm does not read the residual stream`;
-    if (!sameStream(l.ffn.norm.input, l.residualMid)) return `layer ${t}: the FFN norm does not read the residual stream`;
+    for (const [what, sub] of [['attention', l.attention], ['FFN', l.ffn]] as const) {
+      if (!sub.join) return `layer ${t}: the ${what} output is not joined to the residual stream by a node onnx-opt recognizes`;
+      if (sub.join.parallel) return `layer ${t}: the ${what} output is added to a partial sum, not to the stream`;
+    }
+    // A norm fused into a Skip-norm join normalizes that join's sum, the stream by construction.
+    if (!l.attention.norm.fused && !sameStream(l.attention.norm.input, l.residualIn)) return `layer ${t}: the attention norm does not read the residual stream`;
+    if (!l.ffn.norm.fused && !sameStream(l.ffn.norm.input, l.residualMid)) return `layer ${t}: the FFN norm does not read the residual stream`;
     if (l.attention.sharedCacheOutputs?.length) return `layer ${t} writes a KV cache shared with other layers`;
     if (at > 0 && !sameStream(l.residualIn, layers[at - 1]!.residualOut)) return `the residual stream between layers ${t - 1} and ${t} passes through more than the residual adds`;
   }
@@ -44,14 +44,14 @@ export function windowProblem(map: LayerMap, window: readonly number[]): string 
 }
 
 /** Every window of `size` consecutive layers that can be parallelized and holds no protected layer. */
-export function candidateWindows(map: LayerMap, size: number, protect: ReadonlySet<number>): [number, number][] {
+export function candidateWindows(map: LayerMap, size: number, protect: ReadonlySet<number>, problem: (w: [number, number]) => string | undefined = (w) => windowProblem(map, w)): [number, number][] {
   const last = Math.max(-1, ...map.layers.map((l) => l.index), ...map.unrecognized.map((u) => u.index));
   const out: [number, number][] = [];
   for (let j = 0; j + size - 1 <= last; j++) {
     const w: [number, number] = [j, j + size - 1];
     let guarded = false;
     for (let t = w[0]; t <= w[1]; t++) if (protect.has(t)) guarded = true;
-    if (!guarded && !windowProblem(map, w)) out.push(w);
+    if (!guarded && !problem(w)) out.push(w);
   }
   return out;
 }

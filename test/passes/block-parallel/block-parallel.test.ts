@@ -157,6 +157,22 @@ describe('block-parallel on a generator model (torchscript spelling, GQA 4/2)', 
   });
 });
 
+describe('block-parallel on the genai builder spelling (Skip-norm joins, GroupQueryAttention)', () => {
+  // The genai fixture has the llama fixture's weights for one seed: their parallel forms must agree.
+  const opts = { layers: 5, hidden: 64, heads: 4, kvHeads: 2, intermediate: 96, vocab: 256, seed: 4 };
+
+  it('merge-heads=false: fused norms become plain norms of x and x\', the last Skip norm adds the sum; FFNs fuse', async () => {
+    const llama = await parallelize(makeLlamaModel(opts), { windows: [[1, 3]], 'merge-heads': false, 'fuse-ffn': false });
+    const genai = makeGenaiModel({ ...opts, kvCache: true } as Parameters<typeof makeGenaiModel>[0]);
+    const reference = await logits(llama.model, TOKENS);
+    for (const fuse of [false, true]) {
+      const r = await parallelize(genai, { windows: [[1, 3]], 'merge-heads': false, 'fuse-ffn': fuse });
+      expect(maxAbs(await logits(r.model, TOKENS), reference)).toBeLessThan(1e-4);
+      expect(r.report.windows[0]).toEqual({ window: [1, 3], ffnFused: fuse });
+    }
+  });
+});
+
 describe('block-parallel on the trained model', () => {
   it('no cache: the parallel form is the formula, the wide layer equals it', async () => {
     const model = loadModel(TINYLLAMA);
@@ -194,7 +210,8 @@ describe('selection and refusals', () => {
     const model = makeLlamaModel({ layers: 5, hidden: 32, heads: 4, kvHeads: 2, intermediate: 48, vocab: 256, seed: 3 });
     await expect(parallelize(model, { windows: [[1, 2], [2, 3]] })).rejects.toThrow(/windows \[1,2\] and \[2,3\] overlap/);
     const genai = makeGenaiModel({ layers: 4, hidden: 64, heads: 4, kvHeads: 2, intermediate: 96, vocab: 256, kvCache: true, seed: 4 } as Parameters<typeof makeGenaiModel>[0]);
-    await expect(parallelize(genai, { windows: [[1, 2]] })).rejects.toThrow(/block-parallel: window \[1,2\]: layer 1: the (attention|FFN) joins the stream through .*Skip.*plain Add joins/);
+    await expect(parallelize(genai, { windows: [[1, 2]] })).rejects.toThrow(/^block-parallel: window \[1,2\]: merge-heads: layer 1's attention is a fused com.microsoft::GroupQueryAttention op.*\(use merge-heads=false\)$/);
+    await expect(parallelize(model, { windows: [[0, 0]] })).rejects.toThrow(/window \[0,0\] must span at least two layers/);
     // A layer with another query/KV ratio (as the analysis would report it) cannot share one repeat_kv.
     const m = copyModel(model);
     const map = analyzeDecoder(m);
