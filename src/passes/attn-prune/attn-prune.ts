@@ -14,6 +14,8 @@ import { progressOf } from '../progress.js';
 import { cannotRemove, removeAttention } from './remove-attention.js';
 import { cosineScores, klScores, logitsOf, meanKl, withoutAttention, type LayerScore, type ScoreMethod } from './scores.js';
 import { resolveIndices, selectLayers } from './select.js';
+import { cloneModel } from '../../ir/clone.js';
+import { DEFAULT_HEAL_LAMBDA, healModel } from '../heal/heal.js';
 
 /** What attn-prune leaves in `ctx.report['attn-prune']` (and reads back from `--scores`). */
 export interface AttnPruneReport {
@@ -42,8 +44,12 @@ export const attnPrune = definePass({
     'max-kl': { type: 'float', min: 0, description: 'stop removing once the KL on calibration data would exceed this' },
     'keep-cache-io': { type: 'bool', default: false, description: 'keep removed layers\' KV inputs/outputs as pass-through (fixed signatures)' },
     scores: { type: 'string', description: 'JSON file with precomputed scores ({"attn-prune":{"scores":[{"layer":0,"score":0.1}]}} or a report)' },
+    heal: { type: 'bool', default: false, description: 'afterwards, refit the projection before each removed attention against the model as it was (the heal pass)' },
+    'heal-lambda': { type: 'float', default: DEFAULT_HEAL_LAMBDA, min: 0, description: "heal's ridge strength, relative to the mean of diag(HᵀH)" },
   },
   async run(model, ctx, o) {
+    // The model before this pass, for heal=true (a clone shares the tensors: structure only).
+    const healReference = o.heal ? cloneModel(model) : undefined;
     const map = analysesOf(ctx).layerMap(model);
     if (map.layers.length === 0) {
       throw new OnnxOptError('UNSUPPORTED', `attn-prune: no decoder layers recognized${map.unrecognized.length ? ` (${map.unrecognized[0]!.reason})` : ''}; try --explain-rule`);
@@ -152,6 +158,7 @@ export const attnPrune = definePass({
       ...(o['max-kl'] !== undefined ? { maxKl: { limit: o['max-kl'], reached: reached ?? 0 } } : {}),
     };
     ctx.report['attn-prune'] = report;
+    if (healReference && removed.length) await healModel(healReference, model, ctx, { lambda: o['heal-lambda'], by: 'attn-prune' });
     return {
       modified: removed.length > 0,
       stats: { 'attention removed': removed.length, 'parameters removed': before.parameters - after.parameters, 'model evaluations': evaluations },

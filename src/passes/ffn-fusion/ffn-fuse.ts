@@ -14,6 +14,7 @@ import { candidateRuns, groupProblem } from './candidates.js';
 import { dependencyMatrix, type DependencyMatrix } from './dependency-matrix.js';
 import { fuseGroup, type FuseMode } from './fuse.js';
 import { selectGroups } from './select.js';
+import { DEFAULT_HEAL_LAMBDA, healModel } from '../heal/heal.js';
 
 /** What ffn-fuse leaves in `ctx.report['ffn-fuse']` (and reads back from `--scores`). */
 export interface FfnFuseReport {
@@ -47,8 +48,12 @@ export const ffnFuse = definePass({
     mode: { type: 'enum', values: ['exact', 'paper'], default: 'exact', description: "exact: fold each layer's norm scale into its weights; paper: use the last layer's norm for all" },
     'max-kl': { type: 'float', min: 0, description: 'accept a group only while the KL on calibration data stays under this' },
     scores: { type: 'string', description: 'JSON with a precomputed matrix ({"ffn-fuse":{"matrix":{"layers":[...],"values":[[...]]}}} or a report)' },
+    heal: { type: 'bool', default: false, description: "afterwards, refit each fused FFN's down projection against the model as it was (the heal pass)" },
+    'heal-lambda': { type: 'float', default: DEFAULT_HEAL_LAMBDA, min: 0, description: "heal's ridge strength, relative to the mean of diag(HᵀH)" },
   },
   async run(model, ctx, o) {
+    // The model before this pass, for heal=true (a clone shares the tensors: structure only).
+    const healReference = o.heal ? cloneModel(model) : undefined;
     const map = analysesOf(ctx).layerMap(model);
     if (map.layers.length === 0) throw new OnnxOptError('UNSUPPORTED', 'ffn-fuse: no decoder layers recognized; try --explain-rule');
     const before = summarizeModel(model);
@@ -142,6 +147,7 @@ export const ffnFuse = definePass({
       ...(o['max-kl'] !== undefined ? { maxKl: { limit: o['max-kl'], reached: reached ?? 0 } } : {}),
     };
     ctx.report['ffn-fuse'] = report;
+    if (healReference && groups.length) await healModel(healReference, model, ctx, { lambda: o['heal-lambda'], by: 'ffn-fuse' });
     return { modified: groups.length > 0, stats: { 'groups fused': groups.length, 'FFN steps removed': report.ffnStepsBefore - report.ffnStepsAfter, 'model evaluations': evaluations } };
   },
 });

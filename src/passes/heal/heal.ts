@@ -1,6 +1,5 @@
 import { OnnxOptError } from '../../errors.js';
 import type { Model } from '../../ir/model.js';
-import type { Value } from '../../ir/value.js';
 import type { CalibrationData } from '../../runtime/calibration/types.js';
 import { analyzeDecoder } from '../analysis/analyze-decoder.js';
 import type { LayerInfo } from '../analysis/layer-map.js';
@@ -9,7 +8,7 @@ import type { PassContext } from '../pass.js';
 import { collectEquations } from './collect.js';
 import { heldoutKl } from './heldout-kl.js';
 import { ProbedModel } from './runners.js';
-import { dropIfUnused, mergeCorrection } from './merge.js';
+import { mergeCorrection } from './merge.js';
 import { changedSegments, siteOf, type HealSegment } from './segments.js';
 
 /** Default relative ridge strength: λ = DEFAULT × mean(diag HᵀH). */
@@ -104,7 +103,6 @@ export async function healModel(reference: Model, model: Model, ctx: PassContext
   const probes = [...new Set(healable.flatMap((s) => siteNames(model, s)))];
   const refRunner = await ProbedModel.open(reference, targets, ro);
   let current = await ProbedModel.open(model, probes, ro);
-  const replaced: Value[] = [];
   let kl: number;
   try {
     kl = await heldoutKl(refRunner, current, check.sequences, ro);
@@ -134,7 +132,6 @@ export async function healModel(reference: Model, model: Model, ctx: PassContext
         r.applied = true;
         r.reason = `held-out KL ${fmt(kl)} → ${fmt(after)}`;
         kl = after;
-        replaced.push(merged.previous);
         await current.release();
         current = next;
       } else {
@@ -148,7 +145,6 @@ export async function healModel(reference: Model, model: Model, ctx: PassContext
     await current.release();
     await refRunner.release();
   }
-  dropIfUnused(model, replaced);
   run.klAfter = kl;
   const applied = reports.filter((r) => r.applied).length;
   ctx.log(`${o.by}: healed ${applied} of ${reports.length} segments, held-out KL ${fmt(run.klBefore)} → ${fmt(kl)}${check.weak ? ' (checked on calibration sequences held back from the fit: weaker than --heldout)' : ''}`);

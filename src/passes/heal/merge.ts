@@ -36,19 +36,16 @@ export function mergeCorrection(model: Model, w: WeightRef & { kind: 'matmul' },
   const reader: Node = w.transposed ?? w.node;
   const at = reader.inputs.indexOf(previous);
   reader.setInput(at, merged);
+  // The replaced weight goes if nothing else reads it (a tied weight stays for its other readers).
+  const drop = previous.uses.length === 0 && !previous.isGraphInput && !previous.isGraphOutput;
+  if (drop) g.removeInitializer(previous);
   return {
     previous,
     merged,
     undo() {
+      if (drop) g.setInitializer(previous, old);
       reader.setInput(at, previous);
       g.removeInitializer(merged);
     },
   };
-}
-
-/** Drops replaced initializers nothing reads any more (graph inputs and outputs stay). */
-export function dropIfUnused(model: Model, values: readonly Value[]): void {
-  for (const v of values) {
-    if (v.uses.length === 0 && !v.isGraphInput && !v.isGraphOutput && model.graph.initializers.get(v.name) === v) model.graph.removeInitializer(v);
-  }
 }
