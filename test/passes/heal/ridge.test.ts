@@ -29,7 +29,7 @@ describe('ridge solver (Cholesky of HᵀH + λI)', () => {
       const rows = 40;
       const h = Float64Array.from({ length: rows * m }, () => r());
       const t = new Float64Array(rows * n);
-      for (let i = 0; i < rows; i++) for (let k = 0; k < n; k++) for (let j = 0; j < m; j++) t[i * n + k] += h[i * m + j]! * truth[j * n + k]!;
+      for (let i = 0; i < rows; i++) for (let k = 0; k < n; k++) for (let j = 0; j < m; j++) t[i * n + k] = t[i * n + k]! + h[i * m + j]! * truth[j * n + k]!;
       eq.addRows(h, t, rows);
     }
     expect(eq.rows).toBe(200);
