@@ -84,7 +84,8 @@ function buildCli(y: Argv, setCode: (c: number) => void): Argv {
           .option('report', { type: 'string', describe: 'write a report: out.html (self-contained page with charts) or out.json (versioned data)' })
           .option('config', { type: 'string', describe: 'a JSON pipeline file (input, output, passes, calibration, verify, report) instead of flags' })
           .option('scores', { type: 'string', describe: 'JSON of precomputed scores (e.g. an earlier --report out.json) to drive attn-prune/ffn-fuse without calibration runs' })
-          .option('verify', { type: 'string', describe: "after writing, compare output with input on calibration data; optional thresholds 'max-kl=0.05,min-top1=0.9,max-abs=1e-3' (exit 1 if breached; the output is still written)" }),
+          .option('verify', { type: 'string', describe: "after writing, compare output with input on calibration data; optional thresholds 'max-kl=0.05,min-top1=0.9,max-abs=1e-3' (exit 1 if breached; the output is still written)" })
+          .option('heldout', { type: 'string', describe: 'held-out data (same formats as --calib) for heal\'s check and for --verify (default: heal splits the calibration sequences)' }),
       async (a) => {
         if (a['list-passes']) {
           process.stdout.write(formatPassList(defaultRegistry) + '\n');
@@ -109,6 +110,7 @@ function buildCli(y: Argv, setCode: (c: number) => void): Argv {
             report: a.report,
             target: a.target as 'any',
             calib: a.calib,
+            heldout: a.heldout,
             tokenizer: a.tokenizer,
             calibSequences: a['calib-sequences'],
             calibLength: a['calib-length'],

@@ -38,6 +38,8 @@ function readJson(path: string): unknown {
 export interface OptimizeArgs extends CalibrationArgs {
   /** Execution target the output must load on: errors for cuda/tensorrt, warnings for any (default). */
   target?: Target;
+  /** Held-out data (read like --calib): heal's check, and what --verify compares on. */
+  heldout?: string;
   /** JSON with precomputed scores (a previous report works): drives the passes without calibration runs. */
   scores?: string;
   /** `--verify` or `--verify=max-kl=0.05,min-top1=0.9`: compare input and output after writing. */
@@ -80,6 +82,7 @@ export async function optimize(args: OptimizeArgs): Promise<OptimizeOutcome> {
     throw new OnnxOptError('USAGE', `--shard-size expects a positive whole number of bytes, got '${args.shardSize}'`);
   }
   checkCalibrationArgs(args);
+  if (args.heldout) checkCalibrationArgs({ calib: args.heldout });
   if (args.report && !/\.(html?|json)$/i.test(args.report)) throw new OnnxOptError('USAGE', 'the report path must end in .html or .json', { file: args.report });
   if (args.report) checkOutputPath(args.report);
   if (!existsSync(args.input)) throw new OnnxOptError('FILE_NOT_FOUND', 'no such file', { file: args.input });
@@ -103,6 +106,7 @@ export async function optimize(args: OptimizeArgs): Promise<OptimizeOutcome> {
     progress,
     // Loaded only if a pass asks: passes that need no calibration never read the file.
     loadCalibration: (m: Model) => loadCalibrationFromArgs(m, args),
+    ...(args.heldout ? { loadHeldout: (m: Model) => loadCalibrationFromArgs(m, { ...args, calib: args.heldout }) } : {}),
   };
   if (scores !== undefined) services.scores = scores;
   if (args.calibration) services.calibrationMode = args.calibration;
@@ -151,7 +155,8 @@ export async function optimize(args: OptimizeArgs): Promise<OptimizeOutcome> {
   if (args.verify !== undefined) {
     // Compare the files as written: the reference is re-read, since passes edited `model` in place.
     const original = loadModel(input);
-    const data = await loadCalibrationFromArgs(original, args);
+    // Held-out tokens when given: the check then measures what the calibration data did not tune.
+    const data = await loadCalibrationFromArgs(original, args.heldout ? { ...args, calib: args.heldout } : args);
     verification = await compareModels(original, loadModel(output), data, { thresholds: thresholds ?? {}, labels: ['original', 'optimized'] });
     run.report.verify = verification;
     if (!args.json && !args.quiet) process.stderr.write(formatComparison(verification) + "\n");
