@@ -29,6 +29,7 @@ export interface HeadAxisResult {
 type Shapes = (v: Value) => readonly Dim[] | undefined;
 
 const UNARY = new Set(['Identity', 'Cast', 'Neg', 'Sqrt', 'Exp', 'Tanh', 'Sigmoid', 'Relu', 'Erf', 'Reciprocal', 'Abs', 'Softmax', 'LogSoftmax', 'Dropout', 'IsNaN', 'Not']);
+const REDUCE = new Set(['ReduceMean', 'ReduceSum', 'ReduceMax', 'ReduceMin', 'ReduceL2', 'ReduceSumSquare']);
 const BROADCAST = new Set(['Add', 'Sub', 'Mul', 'Div', 'Pow', 'Where', 'Max', 'Min', 'Equal', 'Less', 'Greater', 'And', 'Or']);
 
 export function widenHeads(g: Graph, seeds: readonly Value[], end: Node, scope: ReadonlySet<Node>, n: number, shapes: Shapes, where: string): HeadAxisResult {
@@ -123,6 +124,13 @@ export function widenHeads(g: Graph, seeds: readonly Value[], end: Node, scope: 
       const removed = axes.map((x) => norm(x, rin));
       if (removed.includes(a!)) throw bad(`${node.label} squeezes the head axis`);
       outAxis = a! - removed.filter((x) => x < a!).length;
+    } else if (REDUCE.has(op)) {
+      // Per-head norms (Qwen3's q_norm) reduce over the head size, never over the heads.
+      const rin = rank(node.inputs[0]!);
+      const given = node.attrInts('axes') ?? (node.inputs[1] ? constantNumbers(node.inputs[1]) : undefined);
+      const axes = (given ?? Array.from({ length: rin }, (_, i) => i)).map((x) => norm(x, rin));
+      if (axes.includes(a!)) throw bad(`${node.label} reduces over the head axis`);
+      outAxis = node.attrInt('keepdims', 1) ? a! : a! - axes.filter((x) => x < a!).length;
     } else if (op === 'Slice') {
       const starts = node.inputs[1] && constantNumbers(node.inputs[1]);
       const axes = node.inputs[3] ? constantNumbers(node.inputs[3]) : starts?.map((_, i) => i);
@@ -261,14 +269,26 @@ class ShapePatcher {
         const np = this.patch(p.inputs[2]!, element, keep, before);
         return np === p.inputs[2] ? v : clone([p.inputs[0], p.inputs[1], np]);
       }
-      case 'Gather': {
-        // `Shape(t)[i]` of a tensor that carries the heads: the merged graph computes it wider.
-        const src = p.inputs[0]?.producer;
-        if (src?.opType === 'Shape' && src.inputs[0] && this.heads.has(src.inputs[0])) return v;
+      case 'Gather':
+        if (this.dynamic(v)) return v;
+        break;
+      case 'Mul': {
+        // repeat_kv's `Shape(k)[1] · n_rep`: a multiple of a head count the merged graph reads wider.
+        const [a, b] = p.inputs;
+        if (a && b && ((this.dynamic(a) && constantNumbers(b)) || (this.dynamic(b) && constantNumbers(a)))) return v;
         break;
       }
     }
     throw this.bad(`cannot rebuild shape element ${element} of ${v.name} (computed by ${p.opType})`);
+  }
+
+  /** `Shape(t)[i]` of a tensor that carries the heads (through Casts and Unsqueezes): the merged graph computes it. */
+  private dynamic(v: Value): boolean {
+    const p = v.producer;
+    if (!p) return false;
+    if (['Cast', 'Unsqueeze', 'Squeeze', 'Identity', 'Reshape'].includes(p.opType)) return p.inputs[0] !== undefined && this.dynamic(p.inputs[0]);
+    const src = p.opType === 'Gather' ? p.inputs[0]?.producer : undefined;
+    return src?.opType === 'Shape' && src.inputs[0] !== undefined && this.heads.has(src.inputs[0]);
   }
 
   private length(v: Value): number | undefined {

@@ -100,11 +100,14 @@ export function parallelizeWindow(model: Model, map: LayerMap, window: [number, 
     for (const l of layers) xMid = add(xMid, contribution(l.attention!.join!), l.residualMid);
   }
 
-  // FFNs: every norm reads x'; their sum joins x' where layer k's FFN joined the stream.
-  const ffnInputs = layers.map((l) => normOf(l.ffn!.norm, l.attention!.join, l.ffn!.nodes, l.residualMid, xMid));
+  // FFNs: every norm reads x' (in the view the FFNs read the stream in: OPT's 2-D Reshape);
+  // their sum joins x' where layer k's FFN joined the stream.
+  const first = layers[0]!;
+  const xMidView = viewOf(first.residualMid, first.attention!.join!.out ?? first.residualMid, xMid, before, prefix);
+  const ffnInputs = layers.map((l) => normOf(l.ffn!.norm, l.attention!.join, l.ffn!.nodes, l.residualMid, xMidView));
   let sum = contribution(layers[0]!.ffn!.join!);
   for (const l of layers.slice(1)) sum = add(sum, contribution(l.ffn!.join!), l.ffn!.output);
-  const joined = rejoin(model, finalJoin, { contribution: sum, stream: xMid, name: prefix, rule: 'block-parallel' });
+  const joined = rejoin(model, finalJoin, { contribution: sum, stream: xMidView, name: prefix, rule: 'block-parallel' });
   removeDeadNodes(model);
   if (merged) {
     for (const v of merged.dropInputs) {
@@ -121,21 +124,49 @@ export function parallelizeWindow(model: Model, map: LayerMap, window: [number, 
     // first FFN reading x' and the sum's join as layer k's join.
     const node = finalJoin.at.fusedNorm ? finalJoin.at.node : joined.out!.producer!;
     const join: ResidualJoin = finalJoin.at.fusedNorm
-      ? { ...finalJoin, contribution: sum, stream: xMid, parallel: false }
-      : { at: { node, sum: node.output(0) }, slot: node.inputs[0] === sum ? 0 : 1, contribution: sum, stream: xMid, out: node.output(0), parallel: false };
+      ? { ...finalJoin, contribution: sum, stream: xMidView, parallel: false }
+      : { at: { node, sum: node.output(0) }, slot: node.inputs[0] === sum ? 0 : 1, contribution: sum, stream: xMidView, out: node.output(0), parallel: false };
     const groupMap: LayerMap = {
       ...map,
       layers: map.layers.map((l) => {
-        if (l === layers[0]) return { ...l, residualMid: xMid, ffn: { ...l.ffn!, input: ffnInputs[0]!, join: undefined } };
+        if (l === layers[0]) return { ...l, residualMid: xMidView, ffn: { ...l.ffn!, input: ffnInputs[0]!, join: undefined } };
         if (l === last) return { ...l, ffn: { ...l.ffn!, residualAdd: node, join } };
         // The members' old joins are gone; their biases are refused above.
         if (layers.includes(l)) return { ...l, ffn: { ...l.ffn!, join: undefined } };
         return l;
       }),
     };
-    fuseGroup(model, groupMap, window, 'exact');
+    try {
+      fuseGroup(model, groupMap, window, 'exact');
+    } catch (e) {
+      if (!(e instanceof OnnxOptError) || e.code !== 'UNSUPPORTED') throw e;
+      throw new OnnxOptError('UNSUPPORTED', `block-parallel: window [${window.join(',')}]: fuse-ffn: ${e.message.replace(/^ffn-fuse: group \[[^\]]*\]: /, '')} (use fuse-ffn=false)`);
+    }
   }
   return { window, merged, ffnFused: o.fuseFfn };
+}
+
+/**
+ * `view` (a no-op Reshape/Cast chain of `root`, or `root` itself) rebuilt on `newRoot`: the chain's
+ * nodes are cloned with the same shape inputs.
+ */
+function viewOf(view: Value, root: Value, newRoot: Value, before: Node, prefix: string): Value {
+  const chain: Node[] = [];
+  for (let at = view; at !== root; ) {
+    const p = at.producer;
+    if (!p || !p.inputs[0] || chain.length >= 8) throw new OnnxOptError('UNSUPPORTED', `block-parallel: ${view.name} is not a view of the residual stream ${root.name}`);
+    chain.unshift(p);
+    at = p.inputs[0];
+  }
+  let out = newRoot;
+  const g = newRoot.graph;
+  for (const n of chain) {
+    const c = g.addNode({ opType: n.opType, domain: n.domain, inputs: [out, ...n.inputs.slice(1)], outputs: [`${prefix}/${n.opType}_view`], attributes: [...n.attributes], before });
+    c.setMetadata(PROVENANCE, 'block-parallel');
+    c.output(0).type = n.output(0).type;
+    out = c.output(0);
+  }
+  return out;
 }
 
 /** Points every input of `nodes` that reads one of `from` at `to`. */

@@ -34,6 +34,7 @@ export function windowProblem(map: LayerMap, window: readonly number[]): string 
       if (!sub.join) return `layer ${t}: the ${what} output is not joined to the residual stream by a node onnx-opt recognizes`;
       if (sub.join.parallel) return `layer ${t}: the ${what} output is added to a partial sum, not to the stream`;
     }
+    if (l.attention.join!.stream !== l.residualIn) return `layer ${t}: the attention output is added to ${l.attention.join!.stream.name}, not to the layer's input stream`;
     // A norm fused into a Skip-norm join normalizes that join's sum, the stream by construction.
     if (!l.attention.norm.fused && !sameStream(l.attention.norm.input, l.residualIn)) return `layer ${t}: the attention norm does not read the residual stream`;
     if (!l.ffn.norm.fused && !sameStream(l.ffn.norm.input, l.residualMid)) return `layer ${t}: the FFN norm does not read the residual stream`;

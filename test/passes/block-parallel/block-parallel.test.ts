@@ -173,6 +173,28 @@ describe('block-parallel on the genai builder spelling (Skip-norm joins, GroupQu
   });
 });
 
+describe('block-parallel on committed real exports (optimum)', () => {
+  const exported = (id: string) => loadModel(join(import.meta.dirname, '../../fixtures/exports', id, 'model.onnx'));
+  const ids = [1, 17, 43, 99, 5, 71, 12, 8, 33];
+
+  it('Llama and Qwen2 (Q/K/V biases) with KV cache: the wide layer decodes like the unmerged parallel form', async () => {
+    for (const id of ['optimum/llama-kv', 'optimum/qwen2-kv']) {
+      const model = exported(id);
+      const side = await parallelize(model, { windows: [[1, 2]], 'merge-heads': false, 'fuse-ffn': false });
+      const wide = await parallelize(model, { windows: [[1, 2]] });
+      expect(wide.report.windows[0]).toMatchObject({ window: [1, 2], heads: 4, kvHeads: 2, ffnFused: true });
+      expect(maxAbs(await decodeLogits(wide.model, ids, 3), await decodeLogits(side.model, ids, 3))).toBeLessThan(1e-4);
+    }
+  });
+
+  it('refuses to merge Qwen3 (per-layer q_norm scales) and runs it side by side', async () => {
+    const model = exported('optimum/qwen3');
+    await expect(parallelize(model, { windows: [[1, 2]] })).rejects.toThrow(/layer 2's attention differs from layer 1's beyond its projections \(model\.layers\.2\.self_attn\.q_norm\.weight/);
+    const side = await parallelize(model, { windows: [[1, 2]], 'merge-heads': false });
+    expect(side.report.windows[0]).toEqual({ window: [1, 2], ffnFused: true });
+  });
+});
+
 describe('block-parallel on the trained model', () => {
   it('no cache: the parallel form is the formula, the wide layer equals it', async () => {
     const model = loadModel(TINYLLAMA);
