@@ -4,6 +4,7 @@ import { summarizeModel } from '../ir/summary.js';
 import { analyzeDecoder } from '../passes/analysis/analyze-decoder.js';
 import type { AttnPruneReport } from '../passes/attn-prune/attn-prune.js';
 import type { FfnFuseReport } from '../passes/ffn-fusion/ffn-fuse.js';
+import type { HealReport } from '../passes/heal/heal.js';
 import { depth } from '../passes/ffn-fusion/ffn-fuse.js';
 import type { PipelineRun } from '../passes/pass-manager.js';
 import { parsePipeline, type PipelineElement } from '../passes/pipeline.js';
@@ -51,6 +52,7 @@ export function buildReport(o: {
 }): OptimizationReport {
   const attnPrune = o.run.report['attn-prune'] as AttnPruneReport | undefined;
   const ffnFuse = o.run.report['ffn-fuse'] as FfnFuseReport | undefined;
+  const heal = o.run.report.heal as HealReport | undefined;
   return {
     schema: 'onnx-opt.report',
     version: 1,
@@ -66,6 +68,7 @@ export function buildReport(o: {
     passes: o.run.timings.map((t) => ({ pass: t.pass, ms: t.ms, modified: t.modified, stats: t.stats })),
     ...(attnPrune ? { attnPrune } : {}),
     ...(ffnFuse ? { ffnFuse } : {}),
+    ...(heal ? { heal } : {}),
     ...(o.verify ? { verify: o.verify } : {}),
     ...(o.latency?.length ? { latency: o.latency } : {}),
   };

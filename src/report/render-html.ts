@@ -384,6 +384,18 @@ function verifyTables(r: OptimizationReport): string {
   return `<div class="split">${logitsTable}${outputsTable}</div>${only.length ? `<p class="sub">Not compared: ${only.join('; ')}</p>` : ''}${verdict}`;
 }
 
+/** What healing bought: held-out KL before and after, per segment, with the reason for each decision. */
+function healSection(r: OptimizationReport): string {
+  if (!r.heal?.runs.length) return '';
+  const runs = r.heal.runs.map((h) => {
+    const where = (s: (typeof h.segments)[number]) => `${s.kind === 'fused-ffn' ? 'fused FFN' : s.part === 'ffn' ? 'FFN' : 'attention'} ${s.layers[0] === s.layers[1] ? s.layers[0] : `${s.layers[0]}–${s.layers[1]}`}${s.removedAttention.length ? ` (before removed attention ${s.removedAttention.join(', ')})` : ''}`;
+    const rows = h.segments.map((s) => `<tr><td>${esc(where(s))}</td><td><code>${esc(s.projection ?? '–')}</code></td><td>${esc(num(s.klBefore))}</td><td>${esc(num(s.klAfter))}</td><td>${s.applied ? 'yes' : '<span class="sub">no</span>'}</td><td class="l">${esc(s.reason)}</td></tr>`);
+    const head = `<p class="sub" style="margin-top:0"><b>${esc(h.by)}</b>, λ ${esc(num(h.lambda))}: held-out KL ${esc(num(h.klBefore))} → <b>${esc(num(h.klAfter))}</b>${h.fitOn ? ` · fitted on ${esc(h.fitOn)} · checked on ${esc(h.checkedOn)}${h.weakCheck ? ' (no --heldout: a weaker check)' : ''}` : ''}${h.skipped ? ` · skipped: ${esc(h.skipped)}` : ''}</p>`;
+    return `${head}${rows.length ? `<table class="heal"><tr><th>segment</th><th>weight refitted</th><th>KL before</th><th>KL after</th><th>applied</th><th class="l">why</th></tr>${rows.join('')}</table>` : '<p class="sub">Nothing to heal.</p>'}`;
+  });
+  return `<h2>Healing</h2><div class="card" id="heal-section">${runs.join('')}</div>`;
+}
+
 function latency(r: OptimizationReport): string {
   if (!r.latency?.length) return '';
   const max = Math.max(...r.latency.flatMap((x) => [x.beforeMs, x.afterMs]), 1e-9);
@@ -416,6 +428,7 @@ ${kpis(r)}
 <h2>Model before and after</h2><div class="card">${summaryTable(r)}</div>
 <h2>Attention scores per layer</h2><div class="card" id="attn-section">${scoreChart(r)}</div>
 <h2>FFN dependency matrix</h2><div class="card" id="ffn-section">${heatmap(r)}</div>
+${healSection(r)}
 <h2>Verification</h2><div class="card" id="verify-section">${verifyTables(r)}</div>
 ${latency(r)}
 <h2>Passes</h2><div class="card">${timings(r)}</div>

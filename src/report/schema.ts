@@ -1,5 +1,6 @@
 import type { AttnPruneReport } from '../passes/attn-prune/attn-prune.js';
 import type { FfnFuseReport } from '../passes/ffn-fusion/ffn-fuse.js';
+import type { HealReport } from '../passes/heal/heal.js';
 import type { ComparisonResult } from '../verify/compare.js';
 
 /**
@@ -27,6 +28,8 @@ export interface OptimizationReport {
   passes: { pass: string; ms: number; modified: boolean; stats: Record<string, number | string> }[];
   attnPrune?: AttnPruneReport;
   ffnFuse?: FfnFuseReport;
+  /** Healing runs (the heal pass, or attn-prune/ffn-fuse with heal=true), in order. */
+  heal?: HealReport;
   verify?: ComparisonResult;
   latency?: LatencyEntry[];
 }
