@@ -28,7 +28,7 @@ export async function benchBlockParallel(): Promise<void> {
   const scores = (await run([blockParallel({ count: 4 })])).report['block-parallel'] as BlockParallelReport;
 
   console.log('bench/block-parallel  tinyllama-16l-kv (ORT CPU, 1 thread); decode = 32 cached steps after an 8-token prompt');
-  console.log('  decode speed-up: fastest of 8 alternating 32-step runs of the original and the variant (the machine is shared)');
+  console.log('  decode speed-up: fastest of 40 alternating 32-step runs of the original and the variant (the machine is shared)');
   const line = async (label: string, m: Model, note: string) => {
     const d = await decodeRatio(original, m);
     const q = await heldoutQuality(original, m);
@@ -57,7 +57,7 @@ const PROMPT = Array.from(Buffer.from('Debian keeps configuration files under /e
  * Decode speed of `m` against `base`: both sessions open, 32-step runs alternated, the fastest of
  * each kept (the least disturbed by other load), as a ratio and as tokens/s of `m`.
  */
-async function decodeRatio(base: Model, m: Model, rounds = 8): Promise<{ ratio: number; tokensPerS: number }> {
+async function decodeRatio(base: Model, m: Model, rounds = 40): Promise<{ ratio: number; tokensPerS: number }> {
   const runners = [await DecoderRunner.create(base, { threads: 1 }), await DecoderRunner.create(m, { threads: 1 })];
   try {
     const best = [Infinity, Infinity];
