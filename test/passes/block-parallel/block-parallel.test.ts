@@ -162,13 +162,17 @@ describe('block-parallel on the genai builder spelling (Skip-norm joins, GroupQu
   const opts = { layers: 5, hidden: 64, heads: 4, kvHeads: 2, intermediate: 96, vocab: 256, seed: 4 };
 
   it('merge-heads=false: fused norms become plain norms of x and x\', the last Skip norm adds the sum; FFNs fuse', async () => {
-    const llama = await parallelize(makeLlamaModel(opts), { windows: [[1, 3]], 'merge-heads': false, 'fuse-ffn': false });
+    const llama = await parallelize(makeLlamaModel({ ...opts, kvCache: true }), { windows: [[1, 3]], 'merge-heads': false, 'fuse-ffn': false });
     const genai = makeGenaiModel({ ...opts, kvCache: true } as Parameters<typeof makeGenaiModel>[0]);
     const reference = await logits(llama.model, TOKENS);
+    const decoded = await decodeLogits(llama.model, TOKENS, 3);
     for (const fuse of [false, true]) {
       const r = await parallelize(genai, { windows: [[1, 3]], 'merge-heads': false, 'fuse-ffn': fuse });
       expect(maxAbs(await logits(r.model, TOKENS), reference)).toBeLessThan(1e-4);
+      expect(maxAbs(await decodeLogits(r.model, TOKENS, 3), decoded)).toBeLessThan(1e-4);
       expect(r.report.windows[0]).toEqual({ window: [1, 3], ffnFused: fuse });
+      // Every layer keeps its cache: genai_config.json's uniform head count still holds.
+      expect(r.model.graph.inputs.map((v) => v.name)).toEqual(genai.graph.inputs.map((v) => v.name));
     }
   });
 });
