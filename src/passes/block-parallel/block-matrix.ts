@@ -3,6 +3,7 @@ import type { Model } from '../../ir/model.js';
 import { runTrials, toFloat64, type CalibrationMode, type CalibrationStats } from '../measure/index.js';
 import type { LayerMap } from '../analysis/layer-map.js';
 import { cosineDistance, type DependencyMatrix } from '../ffn-fusion/dependency-matrix.js';
+import { bypassSublayer, joinIn } from '../rewrite/residual-join.js';
 
 export interface BlockMatrixOptions {
   sequences: readonly (readonly number[])[];
@@ -58,19 +59,13 @@ export async function blockMatrix(model: Model, map: LayerMap, windows: readonly
   return { layers, values, evaluations: trials.length };
 }
 
-/** A clone without block i: both of its joins add zeros (`x − x`), so every value keeps its name. */
+/** A clone without block i: both of its joins add zeros (`x − x`; a fused join's bias goes too), so every value keeps its name. */
 export function withoutBlock(model: Model, map: LayerMap, i: number): Model {
   const copy = cloneModel(model);
   const layer = map.layers.find((x) => x.index === i)!;
-  const g = copy.graph;
-  // Both joins are found before either edit shifts the node order.
-  const joins = [layer.attention!, layer.ffn!].map((sub) => ({ sub, join: g.nodes[model.graph.nodes.indexOf(sub.residualAdd!)]! }));
-  for (const { sub, join } of joins) {
-    const at = join.inputs[0]?.name === sub.output.name ? 0 : 1;
-    const other = join.inputs[1 - at]!;
-    const zero = g.addNode({ opType: 'Sub', inputs: [other, other], outputs: [`block_removed_zero`], before: join });
-    join.setInput(at, zero.output(0));
-  }
+  // Both joins are found in the copy before either edit.
+  const joins = [layer.attention!.join!, layer.ffn!.join!].map((j) => joinIn(copy, model, j));
+  for (const join of joins) bypassSublayer(copy, join, { keepJoin: true, name: `block_${i}_removed`, rule: 'block-parallel' });
   return copy;
 }
 

@@ -77,7 +77,16 @@ export const blockParallel = definePass({
       if (o.count > 0) {
         const data = await calibrationFor(model, ctx);
         const cost = { modelEquivalents: 0, sessions: 0 };
-        matrix = await blockMatrix(model, map, candidates, { sequences: data.sequences, threads: ctx.services.threads, calibration: ctx.services.calibrationMode, stats: cost });
+        const measure = (calibration: typeof ctx.services.calibrationMode) => blockMatrix(model, map, candidates, { sequences: data.sequences, threads: ctx.services.threads, calibration, stats: cost });
+        try {
+          matrix = await measure(ctx.services.calibrationMode);
+        } catch (e) {
+          // Block-wise trials need the variants to cut where the base does; removing a whole block
+          // behind fused Skip-norm joins can move the cuts, and then whole-model runs measure it.
+          if (!(e instanceof OnnxOptError) || e.code !== 'UNSUPPORTED' || ctx.services.calibrationMode === 'whole' || !/no base boundary/.test(e.message)) throw e;
+          ctx.log(`block dependency matrix: block-wise runs cannot cut the removal trials like the model (${e.message}); running whole models`);
+          matrix = await measure('whole');
+        }
         evaluations = matrix.evaluations;
         ctx.log(`block dependency matrix: ${evaluations} model evaluations cost ${cost.modelEquivalents.toFixed(2)} model-equivalents`);
         scores = scoreWindows(matrix, candidates);

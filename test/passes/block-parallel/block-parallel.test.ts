@@ -174,6 +174,10 @@ describe('block-parallel on the genai builder spelling (Skip-norm joins, GroupQu
       // Every layer keeps its cache: genai_config.json's uniform head count still holds.
       expect(r.model.graph.inputs.map((v) => v.name)).toEqual(genai.graph.inputs.map((v) => v.name));
     }
+    // Scored: removing a whole block behind Skip-norm joins is measured too.
+    const scored = await parallelize(genai, { count: 1, 'merge-heads': false }, { calibration: await calib() });
+    expect(scored.report.scores.map((x) => x.window)).toEqual([[1, 2], [2, 3]]);
+    expect(scored.report.windows.map((w) => w.window)).toEqual([selectWindows(scored.report.scores, 1)[0]!.window]);
   });
 });
 
