@@ -3,6 +3,8 @@ import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
 import { makeDynamoModel } from '../../../src/fixtures/dynamo.js';
+import { GraphBuilder } from '../../../src/ir/builder.js';
+import { DataType } from '../../../src/ir/dtype.js';
 import { makeGenaiModel } from '../../../src/fixtures/genai.js';
 import { makeLlamaModel } from '../../../src/fixtures/llama.js';
 import { loadModel } from '../../../src/io/read-model.js';
@@ -242,6 +244,12 @@ describe('selection and refusals', () => {
     const genai = makeGenaiModel({ layers: 4, hidden: 64, heads: 4, kvHeads: 2, intermediate: 96, vocab: 256, kvCache: true, seed: 4 } as Parameters<typeof makeGenaiModel>[0]);
     await expect(parallelize(genai, { windows: [[1, 2]] })).rejects.toThrow(/^block-parallel: window \[1,2\]: merge-heads: layer 1's attention is a fused com.microsoft::GroupQueryAttention op.*\(use merge-heads=false\)$/);
     await expect(parallelize(model, { windows: [[0, 0]] })).rejects.toThrow(/window \[0,0\] must span at least two layers/);
+    // No decoder at all, and a spelling whose attention packs Q/K/V (GPT-2's c_attn): refused with the reason.
+    const b = new GraphBuilder();
+    b.output(b.op('Relu', [b.input('x', DataType.FLOAT, [2, 3])]), 'y');
+    await expect(parallelize(b.build(), { windows: [[1, 2]] })).rejects.toThrow(/^block-parallel: no decoder layers recognized/);
+    const gpt2 = loadModel(join(import.meta.dirname, '../../fixtures/exports/optimum/gpt2/model.onnx'));
+    await expect(parallelize(gpt2, { windows: [[1, 2]] })).rejects.toThrow(/^block-parallel: window \[1,2\]: merge-heads: layer 1's q projection is not a plain float MatMul \(use merge-heads=false\)$/);
     // A layer with another query/KV ratio (as the analysis would report it) cannot share one repeat_kv.
     const m = copyModel(model);
     const map = analyzeDecoder(m);
