@@ -4,6 +4,7 @@ import { benchAttnPrune } from './attn-prune.js';
 import { benchBlockParallel } from './block-parallel.js';
 import { benchCalibration } from './calibration.js';
 import { benchFfnFuse } from './ffn-fuse.js';
+import { benchHeal } from './heal.js';
 import { benchIo } from './io.js';
 import { benchRoofline } from './roofline.js';
 
@@ -14,6 +15,7 @@ const benches: Record<string, () => void | Promise<void>> = {
   'block-parallel': () => benchBlockParallel(),
   calibration: () => benchCalibration(),
   roofline: () => benchRoofline(),
+  heal: () => benchHeal(),
 };
 
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));

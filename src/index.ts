@@ -45,6 +45,8 @@ export { dce } from './passes/canonicalize/dce.js';
 
 export { attnPrune, type AttnPruneReport } from './passes/attn-prune/attn-prune.js';
 export { ffnFuse, type FfnFuseReport } from './passes/ffn-fusion/ffn-fuse.js';
+export { heal } from './passes/heal/heal-pass.js';
+export { healModel, type HealReport, type HealRun, type HealSegmentReport } from './passes/heal/heal.js';
 export { cse } from './passes/canonicalize/cse.js';
 export { eliminateIdentity } from './passes/canonicalize/eliminate-identity.js';
 export { foldConstants } from './passes/canonicalize/fold-constants.js';
