@@ -148,6 +148,18 @@ describe('heal on generator models', () => {
     expect(s.fitResidual!).toBeLessThan(0.9);
   });
 
+  it('keeps an fp16 weight fp16 (the correction is rounded once into the weight\'s dtype)', async () => {
+    const original = makeLlamaModel({ ...LLAMA, dtype: 'float16' });
+    const healed = await optimize(original, 'attn-prune{layers=[3]},heal');
+    const s = healed.heal[0]!.segments[0]!;
+    expect(s.applied).toBe(true);
+    const down = analyzeDecoder(healed.model).layers.find((l) => l.index === 2)!.ffn!.down;
+    const before = analyzeDecoder(original).layers.find((l) => l.index === 2)!.ffn!.down;
+    expect(down.weight.name).toMatch(/\.healed$/);
+    expect(down.weight.constant!.dtype).toBe(before.weight.constant!.dtype);
+    expect(down.weight.constant!.dims).toEqual(before.weight.constant!.dims);
+  });
+
   it('refuses MatMulNBits (int4) projections with a one-line reason and changes nothing', async () => {
     const opts = { layers: 4, hidden: 64, heads: 4, kvHeads: 2, intermediate: 128, vocab: 64, quant: 'int4' as const, kvCache: true };
     const original = makeGenaiModel(opts);
