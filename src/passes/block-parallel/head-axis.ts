@@ -100,9 +100,11 @@ export function widenHeads(g: Graph, seeds: readonly Value[], end: Node, scope: 
       const inShape = shapes(node.inputs[0]!);
       const outShape = shapes(out);
       if (!inShape || !outShape) throw bad(`the shapes around ${node.label} are unknown`);
-      if (outShape.length === inShape.length + 1 && a === inShape.length - 1) outAxis = a; // [.., H·Dh] → [.., H, Dh]
-      else if (outShape.length === inShape.length - 1 && a < inShape.length - 1) outAxis = a; // [.., H, Dh] → [.., H·Dh]; [B, kvH, rep, ..] → [B, H, ..]
-      else if (outShape.length === inShape.length && outShape[a] === inShape[a]) outAxis = a;
+      // Only splits and merges the sizes prove: heads outermost in the axis they share.
+      const product = (x: Dim | undefined, y: Dim | undefined) => (typeof x === 'number' && typeof y === 'number' ? x * y : undefined);
+      if (outShape.length === inShape.length + 1 && a === inShape.length - 1 && product(outShape[a], outShape[a + 1]) === inShape[a]) outAxis = a; // [.., H·Dh] → [.., H, Dh]
+      else if (outShape.length === inShape.length - 1 && a < inShape.length - 1 && product(inShape[a], inShape[a + 1]) === outShape[a]) outAxis = a; // [.., H, Dh] → [.., H·Dh]; [B, kvH, rep, ..] → [B, H, ..]
+      else if (outShape.length === inShape.length && outShape[a] === inShape[a] && outShape[a] !== null) outAxis = a;
       else throw bad(`cannot follow the head axis through ${node.label}`);
       patch(node, 1, outAxis, [-1, 0]);
     } else if (op === 'Expand') {
