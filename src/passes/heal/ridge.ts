@@ -34,7 +34,32 @@ export class NormalEquations {
     if (h.length !== rows * m || r.length !== rows * n) throw new Error(`addRows: H must be ${rows}×${m} and R ${rows}×${n}`);
     const ht = transpose(h, rows, m);
     const rt = transpose(r, rows, n);
-    for (let i = 0; i < m; i++) {
+    const s = new Float64Array(4);
+    // Two rows of Hᵀ at a time against two columns: four sums per four loads.
+    let i = 0;
+    for (; i + 1 < m; i += 2) {
+      const a0 = i * rows;
+      const a1 = a0 + rows;
+      let j = i;
+      for (; j + 1 < m; j += 2) {
+        dot2x2(ht, a0, a1, ht, j * rows, (j + 1) * rows, rows, s);
+        g[i * m + j] = g[i * m + j]! + s[0]!;
+        g[i * m + j + 1] = g[i * m + j + 1]! + s[1]!;
+        // Row i+1 starts at its diagonal: (i+1, i) is below it when j = i.
+        if (j > i) g[(i + 1) * m + j] = g[(i + 1) * m + j]! + s[2]!;
+        g[(i + 1) * m + j + 1] = g[(i + 1) * m + j + 1]! + s[3]!;
+      }
+      if (j < m) {
+        g[i * m + j] = g[i * m + j]! + dot(ht, a0, ht, j * rows, rows);
+        g[(i + 1) * m + j] = g[(i + 1) * m + j]! + dot(ht, a1, ht, j * rows, rows);
+      }
+      for (let k = 0; k < n; k++) {
+        dot2x2(ht, a0, a1, rt, k * rows, k * rows, rows, s);
+        cross[i * n + k] = cross[i * n + k]! + s[0]!;
+        cross[(i + 1) * n + k] = cross[(i + 1) * n + k]! + s[2]!;
+      }
+    }
+    if (i < m) {
       const a = i * rows;
       for (let j = i; j < m; j++) g[i * m + j] = g[i * m + j]! + dot(ht, a, ht, j * rows, rows);
       for (let k = 0; k < n; k++) cross[i * n + k] = cross[i * n + k]! + dot(ht, a, rt, k * rows, rows);
@@ -129,4 +154,26 @@ function dot(a: Float64Array, ai: number, b: Float64Array, bi: number, len: numb
   }
   for (; t < len; t++) s0 += a[ai + t]! * b[bi + t]!;
   return s0 + s1 + s2 + s3;
+}
+
+/** The four dot products of rows x[a0], x[a1] with rows y[b0], y[b1] (each `len` long), into out [00, 01, 10, 11]. */
+function dot2x2(x: Float64Array, a0: number, a1: number, y: Float64Array, b0: number, b1: number, len: number, out: Float64Array): void {
+  let s00 = 0;
+  let s01 = 0;
+  let s10 = 0;
+  let s11 = 0;
+  for (let t = 0; t < len; t++) {
+    const x0 = x[a0 + t]!;
+    const x1 = x[a1 + t]!;
+    const y0 = y[b0 + t]!;
+    const y1 = y[b1 + t]!;
+    s00 += x0 * y0;
+    s01 += x0 * y1;
+    s10 += x1 * y0;
+    s11 += x1 * y1;
+  }
+  out[0] = s00;
+  out[1] = s01;
+  out[2] = s10;
+  out[3] = s11;
 }
