@@ -95,14 +95,15 @@ export const blockParallel = definePass({
       if (chosen.length < o.count) ctx.log(`only ${chosen.length} non-overlapping windows of ${o.window} were available (asked for ${o.count})`);
     }
 
-    // FFN fusion widens plain MatMuls: canonicalize the windows' projections first, once.
-    if (o['fuse-ffn'] && canonicalizeFfns(model, map, chosen.map((c) => c.window))) map = analyzeDecoder(model);
     // From the last window back: each rewrite leaves the layers before it as the map saw them.
     const order = [...chosen].sort((a, b) => b.window[0] - a.window[0]);
+    // FFN fusion widens plain MatMuls: the windows' projections are canonicalized first, once.
+    const prepare = (m: Model, given: LayerMap) => (o['fuse-ffn'] && canonicalizeFfns(m, given, order.map((c) => c.window)) ? analyzeDecoder(m) : given);
     // Rehearsed on a clone, so a refusal met half-way (an op the head axis cannot pass) leaves the model as it was.
     const trial = cloneModel(model);
-    const trialMap = analyzeDecoder(trial);
+    const trialMap = prepare(trial, analyzeDecoder(trial));
     for (const c of order) parallelizeWindow(trial, trialMap, c.window, rewrite);
+    map = prepare(model, map);
     const report: BlockParallelReport = {
       matrix,
       scores,
