@@ -5,6 +5,7 @@ import { analyzeDecoder } from '../analysis/analyze-decoder.js';
 import type { LayerInfo } from '../analysis/layer-map.js';
 import { calibrationFor } from '../measure/index.js';
 import type { PassContext } from '../pass.js';
+import { progressOf } from '../progress.js';
 import { collectEquations } from './collect.js';
 import { heldoutKl } from './heldout-kl.js';
 import { ProbedModel } from './runners.js';
@@ -102,9 +103,12 @@ export async function healModel(reference: Model, model: Model, ctx: PassContext
   const targets = [...new Set(healable.map((s) => s.target.name))];
   const probes = [...new Set(healable.flatMap((s) => siteNames(model, s)))];
   const refRunner = await ProbedModel.open(reference, targets, ro);
-  let current = await ProbedModel.open(model, probes, ro);
+  let current: ProbedModel | undefined;
   let kl: number;
+  const bar = progressOf(ctx.services).start('healing', healable.length, 'segments');
+  let done = 0;
   try {
+    current = await ProbedModel.open(model, probes, ro);
     kl = await heldoutKl(refRunner, current, check.sequences, ro);
     run.klBefore = kl;
     for (const [k, first] of found.entries()) {
@@ -120,12 +124,16 @@ export async function healModel(reference: Model, model: Model, ctx: PassContext
       } catch (e) {
         if (!(e instanceof OnnxOptError)) throw e;
         r.reason = e.message;
+        bar.update(++done);
         continue;
       }
       r.fitResidual = eq.residualSquares > 0 ? eq.errorAfter(delta) / eq.residualSquares : 0;
       const merged = mergeCorrection(model, site.projection, delta);
       const next = await ProbedModel.open(model, probes, ro);
-      const after = await heldoutKl(refRunner, next, check.sequences, ro);
+      const after = await heldoutKl(refRunner, next, check.sequences, ro).catch(async (e: unknown) => {
+        await next.release();
+        throw e;
+      });
       r.klBefore = kl;
       r.klAfter = after;
       if (after < kl) {
@@ -140,9 +148,11 @@ export async function healModel(reference: Model, model: Model, ctx: PassContext
         r.reason = `not applied: held-out KL would rise ${fmt(kl)} → ${fmt(after)}`;
       }
       ctx.log(`${o.by}: ${describe(first)}: ${r.reason} (the fit leaves ${(r.fitResidual * 100).toFixed(1)}% of the stream's miss on ${eq.rows} calibration tokens)`);
+      bar.update(++done);
     }
   } finally {
-    await current.release();
+    bar.stop();
+    await current?.release();
     await refRunner.release();
   }
   run.klAfter = kl;
