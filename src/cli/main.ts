@@ -23,9 +23,10 @@ export async function main(argv: string[]): Promise<number> {
   try {
     registerBuiltinPasses();
     // Plugins register passes before the pipeline is parsed, so --plugin must be read first.
-    for (const p of pluginArgs(argv)) await loadPlugin(p);
+    const plugins = pluginArgs(argv);
+    for (const p of plugins) await loadPlugin(p);
     let code = 0;
-    const cli = buildCli(yargs(argv), (c) => (code = c));
+    const cli = buildCli(yargs(argv), (c) => (code = c), plugins);
     await cli.parseAsync();
     return code;
   } catch (e) {
@@ -56,7 +57,7 @@ function parseShardSize(text: string): number {
   return n;
 }
 
-function buildCli(y: Argv, setCode: (c: number) => void): Argv {
+function buildCli(y: Argv, setCode: (c: number) => void, plugins: string[]): Argv {
   return y
     .scriptName('onnx-opt')
     .usage('$0 <model.onnx> -o <out.onnx> --passes=<pipeline>\n\nOptimize an ONNX language model by changing its architecture: prune redundant attention, fuse FFN runs.')
@@ -91,7 +92,7 @@ function buildCli(y: Argv, setCode: (c: number) => void): Argv {
           process.stdout.write(formatPassList(defaultRegistry) + '\n');
           return setCode(0);
         }
-        if (a.config) return setCode(await optimizeCommand({ ...readConfigFile(a.config), stats: a.stats, quiet: a.quiet, json: a.json, verifyEach: a['verify-each'], ...(a.report ? { report: a.report } : {}) }));
+        if (a.config) return setCode(await optimizeCommand({ ...readConfigFile(a.config), plugins, stats: a.stats, quiet: a.quiet, json: a.json, verifyEach: a['verify-each'], ...(a.report ? { report: a.report } : {}) }));
         if (!a.input) throw new OnnxOptError('USAGE', 'no input model given (see --help)');
         if (!a.output) throw new OnnxOptError('USAGE', 'no output path given: use -o <out.onnx>');
         setCode(
@@ -107,6 +108,7 @@ function buildCli(y: Argv, setCode: (c: number) => void): Argv {
             shardSize: a['shard-size'] === undefined ? undefined : parseShardSize(a['shard-size']),
             verify: a.verify === undefined ? undefined : String(a.verify),
             scores: a.scores,
+            plugins,
             report: a.report,
             target: a.target as 'any',
             calib: a.calib,

@@ -1,6 +1,7 @@
 import type { Model } from '../ir/model.js';
 import { analyzeDecoder } from './analysis/analyze-decoder.js';
 import type { LayerMap } from './analysis/layer-map.js';
+import type { PassContext } from './pass.js';
 
 /** A fact computed from a model, cached until a pass modifies that model. */
 export interface Analysis<T> {
@@ -55,6 +56,6 @@ export class AnalysisManager {
  * The context's analysis manager; a context built by hand (`{ log, report, services }`) has none,
  * and gets a fresh one each call: correct, just not cached.
  */
-export function analysesOf(ctx: { analyses?: AnalysisManager }): AnalysisManager {
+export function analysesOf(ctx: PassContext): AnalysisManager {
   return ctx.analyses ?? new AnalysisManager();
 }

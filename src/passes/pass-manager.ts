@@ -1,9 +1,9 @@
 import { OnnxOptError } from '../errors.js';
 import type { Model } from '../ir/model.js';
-import { printModel } from '../ir/printer.js';
-import { verifyModel } from '../ir/verifier.js';
 import { parseOptionValue } from './options.js';
 import { cloneModel } from '../ir/clone.js';
+import { AnalysisManager } from './analyses.js';
+import { printIrInstrument, reproducerInstrument, timingInstrument, verifyEachInstrument, type PassInstrument, type PassStep, type PassTiming } from './instrumentation.js';
 import type { Pass, PassContext, PassResult, PassServices } from './pass.js';
 import { parsePipeline, pipelineError, printPipeline, type PipelineElement } from './pipeline.js';
 import { defaultRegistry, type PassRegistry } from './registry.js';
@@ -16,12 +16,7 @@ export type PipelineStep =
   | { kind: 'pass'; pass: Pass; text: string }
   | { kind: 'fixed-point'; maxSteps: number; steps: PipelineStep[]; text: string };
 
-export interface PassTiming {
-  pass: string;
-  ms: number;
-  modified: boolean;
-  stats: Record<string, number | string>;
-}
+export type { PassInstrument, PassStep, PassTiming } from './instrumentation.js';
 
 export interface RunOptions {
   /** Run the IR verifier after every pass; a failure names the pass that broke the IR. */
@@ -35,6 +30,10 @@ export interface RunOptions {
   log?: (message: string) => void;
   services?: PassServices;
   report?: Record<string, unknown>;
+  /** More hooks around every pass, after the built-in ones (timing, verify-each, print-ir-after, reproducer). */
+  instruments?: PassInstrument[];
+  /** The analysis cache to use (and keep warm across runs on the same model); default: a new one. */
+  analyses?: AnalysisManager;
 }
 
 export interface PipelineRun {
@@ -107,43 +106,47 @@ export function checkPrintIrAfter(steps: PipelineStep[], name: string): void {
 }
 
 /**
- * Runs a pipeline with MLIR-style instrumentation: per-pass timing and statistics, verification
- * after each pass, IR printing, and a one-line reproducer when a pass throws.
+ * Runs a pipeline with MLIR-style instrumentation: hooks before and after every pass (timing and
+ * statistics, verification, IR printing; see instrumentation.ts) and a one-line reproducer when a
+ * pass throws. After a pass that modified the model, its cached analyses are dropped, except those
+ * the pass declares it preserves.
  */
 export async function runSteps(model: Model, steps: PipelineStep[], options: RunOptions = {}): Promise<PipelineRun> {
   const print = options.print ?? ((t: string) => process.stderr.write(t + '\n'));
   const timings: PassTiming[] = [];
   const report = options.report ?? {};
   const services: PassServices = options.services ?? {};
-  const ctx: PassContext = { log: options.log ?? (() => {}), report, services };
+  const analyses = options.analyses ?? new AnalysisManager();
+  const ctx: PassContext = { log: options.log ?? (() => {}), report, services, analyses };
   // A pass that compares against the pipeline's input (heal) gets a clone taken before any pass ran;
   // the clone shares the (immutable) tensors, so it costs graph structure, not weights.
   if (!services.input && anyPass(steps, (p) => p.needsInputModel === true)) services.input = cloneModel(model);
-  const pipelineText = steps.map((s) => s.text).join(',');
+  const pipeline = steps.map((s) => s.text).join(',');
   if (options.printIrAfter !== undefined) checkPrintIrAfter(steps, options.printIrAfter);
+  const instruments: PassInstrument[] = [
+    // Timing first: its `after` runs before verification and printing, so it times the pass alone.
+    timingInstrument(timings),
+    ...(options.verifyEach ? [verifyEachInstrument()] : []),
+    ...(options.printIrAfter ? [printIrInstrument(options.printIrAfter, print)] : []),
+    ...(options.instruments ?? []),
+    reproducerInstrument(options.reproducer),
+  ];
 
   const runOne = async (step: Extract<PipelineStep, { kind: 'pass' }>): Promise<boolean> => {
-    const t0 = performance.now();
+    const at: PassStep = { pass: step.pass, text: step.text, model, pipeline };
+    for (const i of instruments) await i.before?.(at);
     let result: PassResult;
     try {
       result = await step.pass.run(model, ctx);
     } catch (e) {
-      if (e instanceof OnnxOptError) throw e;
-      const repro = options.reproducer ? options.reproducer(pipelineText) : `pipeline: ${pipelineText}`;
-      throw new OnnxOptError('PASS', `pass '${step.pass.name}' failed: ${(e as Error).message}. Reproduce with: ${repro}`, { cause: e });
+      // The pass may have left the model half-edited: nothing cached about it can be trusted.
+      analyses.invalidate(model);
+      let error: unknown = e;
+      for (const i of instruments) if (i.onError) error = i.onError(at, error) ?? error;
+      throw error;
     }
-    const ms = performance.now() - t0;
-    timings.push({ pass: step.text, ms, modified: result.modified, stats: result.stats ?? {} });
-    if (options.verifyEach) {
-      const problems = verifyModel(model);
-      if (problems.length) {
-        throw new OnnxOptError('PASS', `IR verification failed after '${step.text}': ${problems.map((p) => p.message).join('; ')}`);
-      }
-    }
-    const p = options.printIrAfter;
-    if (p && (p === 'all' || p === step.pass.name || (p === 'changed' && result.modified))) {
-      print(`// ----- IR after ${step.text}${result.modified ? '' : ' (unchanged)'} -----\n${printModel(model)}`);
-    }
+    if (result.modified) analyses.invalidate(model, step.pass.preserves);
+    for (const i of instruments) await i.after?.(at, result);
     return result.modified;
   };
 

@@ -16,6 +16,7 @@ import { formatBytes } from '../../ir/summary.js';
 import { compareModels, formatComparison, type ComparisonResult } from '../../verify/compare.js';
 import { checkCalibrationArgs, loadCalibrationFromArgs, parseThresholds, type CalibrationArgs } from '../calibration-args.js';
 import { EXIT_CHECK_FAILED } from '../exit.js';
+import { reproducerLine } from '../reproducer.js';
 import { terminalProgress } from '../progress-bars.js';
 import type { Model } from '../../ir/model.js';
 import type { PassServices } from '../../passes/pass.js';
@@ -42,6 +43,8 @@ export interface OptimizeArgs extends CalibrationArgs {
   heldout?: string;
   /** JSON with precomputed scores (a previous report works): drives the passes without calibration runs. */
   scores?: string;
+  /** The --plugin specs the passes came from (loaded by main before parsing), for the reproducer line. */
+  plugins?: string[];
   /** `--verify` or `--verify=max-kl=0.05,min-top1=0.9`: compare input and output after writing. */
   verify?: string;
   input: string;
@@ -115,7 +118,7 @@ export async function optimize(args: OptimizeArgs): Promise<OptimizeOutcome> {
     verifyEach: args.verifyEach,
     printIrAfter: args.printIrAfter,
     log,
-    reproducer: (pipeline) => `onnx-opt ${JSON.stringify(resolve(args.input))} -o /tmp/repro.onnx --passes='${pipeline}' --debug`,
+    reproducer: (pipeline) => reproducerLine(args, pipeline),
   });
   // A pass (a plugin's, say) that left the IR broken must not get its result written.
   const problems = verifyModel(model, { structuralOnly: true });
