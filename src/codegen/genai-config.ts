@@ -18,6 +18,7 @@ export interface GenaiConfigSync {
 
 type Decoder = {
   num_hidden_layers?: number;
+  num_key_value_heads?: number;
   filename?: string;
   inputs?: Record<string, string>;
   outputs?: Record<string, string>;
@@ -54,6 +55,7 @@ export function syncGenaiConfig(model: Model, inputModelPath: string, outputMode
     return out;
   };
   const present = [...new Set(templates.flatMap(([t, vs]) => (t ? [...indicesOf(t, vs).keys()] : [])))].sort((a, b) => a - b);
+  checkUniformHeads(decoder, templates.flatMap(([t, vs]) => (t ? [...indicesOf(t, vs)] : [])), outputModelPath);
   const renamed: [string, string][] = [];
   const dense = present.every((i, k) => i === k);
   if (!dense) {
@@ -75,6 +77,29 @@ export function syncGenaiConfig(model: Model, inputModelPath: string, outputMode
   decoder.num_hidden_layers = present.length;
   decoder.filename = basename(outputModelPath);
   return { path: join(dirname(outputModelPath), 'genai_config.json'), renamed, layersBefore, layersAfter: present.length, config };
+}
+
+/**
+ * genai_config.json gives one `num_key_value_heads` for every layer and genai sizes each layer's
+ * cache from it, so a graph whose caches have different head counts (block-parallel's merged
+ * layers) cannot be described: refused before anything is written.
+ */
+function checkUniformHeads(decoder: Decoder, caches: [number, Value][], path: string): void {
+  const declared = decoder.num_key_value_heads;
+  const heads = new Map<number, number>();
+  for (const [layer, v] of caches) {
+    const d = v.type?.kind === 'tensor' ? v.type.shape?.[1] : undefined;
+    if (typeof d === 'number') heads.set(layer, d);
+  }
+  const expected = Number.isInteger(declared) ? declared! : [...heads.values()][0];
+  const odd = [...heads].find(([, h]) => h !== expected);
+  if (odd) {
+    throw new OnnxOptError(
+      'UNSUPPORTED',
+      `genai_config.json cannot describe this graph: layer ${odd[0]}'s KV cache has ${odd[1]} heads, the other layers ${expected} (genai sizes every layer's cache from one num_key_value_heads; for block-parallel use merge-heads=false)`,
+      { file: path },
+    );
+  }
 }
 
 /** genai configs are small; a bigger file is not one. */
