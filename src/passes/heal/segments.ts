@@ -1,4 +1,5 @@
 import type { LayerInfo, LayerMap, WeightRef } from '../analysis/layer-map.js';
+import { sameStream } from '../analysis/stream-casts.js';
 import type { Value } from '../../ir/value.js';
 
 /**
@@ -78,7 +79,7 @@ export function changedSegments(reference: LayerMap, current: LayerMap): HealSeg
   chain.forEach((s, k) => {
     const next = chain[k + 1];
     const target = next ? next.start : refLast!.residualOut;
-    if (!s.fused && target === s.end) return;
+    if (!s.fused && sameStream(target, s.end)) return;
     const nextLayer = next ? next.span[0] : Infinity;
     const removedAttention = reference.layers
       .filter((r) => r.attention && r.index > s.span[1] && r.index <= nextLayer && !(next && next.part === 'attention' && r.index === nextLayer))
@@ -87,6 +88,8 @@ export function changedSegments(reference: LayerMap, current: LayerMap): HealSeg
     const problem = siteOf(s.layer, s.part);
     if (typeof problem === 'string') seg.problem = problem;
     else seg.projection = problem.projection.weight.name;
+    // A final Skip norm (genai) adds the last FFN without materializing the sum: no target value.
+    if (!next && refLast!.ffn && sameStream(refLast!.residualOut, refLast!.residualMid)) seg.problem = `the input model's stream after its last layer is not a value of the graph (a fused final norm adds the last FFN)`;
     segments.push(seg);
   });
   return segments;

@@ -1,7 +1,9 @@
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { makeDynamoModel } from '../../../src/fixtures/dynamo.js';
 import { makeGenaiModel } from '../../../src/fixtures/genai.js';
 import { makeLlamaModel } from '../../../src/fixtures/llama.js';
+import { loadModel } from '../../../src/io/read-model.js';
 import { serializeModel } from '../../../src/io/write-model.js';
 import { cloneModel } from '../../../src/ir/clone.js';
 import type { Model } from '../../../src/ir/model.js';
@@ -158,6 +160,20 @@ describe('heal on generator models', () => {
     expect(down.weight.name).toMatch(/\.healed$/);
     expect(down.weight.constant!.dtype).toBe(before.weight.constant!.dtype);
     expect(down.weight.constant!.dims).toEqual(before.weight.constant!.dims);
+  });
+
+  it('on committed real exports: optimum\'s no-op stream Casts are no gap; genai\'s fused final norm leaves no target', async () => {
+    const EXPORTS = join(import.meta.dirname, '../../fixtures/exports');
+    const data = { calibration: tokens(1, 16, 16, 128, 'calib'), heldout: tokens(2, 8, 16, 128, 'heldout') };
+    const optimum = loadModel(join(EXPORTS, 'optimum/llama/model.onnx'));
+    const o = await optimize(optimum, 'attn-prune{layers=[2]},ffn-fuse{groups=[[1,2]]},heal', data);
+    expect(o.heal[0]!.segments.map((x) => [x.kind, x.layers])).toEqual([['fused-ffn', [1, 2]]]);
+    expect((await optimize(optimum, 'heal', data)).heal[0]!.segments).toEqual([]);
+    const genai = loadModel(join(EXPORTS, 'genai/llama/model.onnx'));
+    const g = await optimize(genai, 'attn-prune{layers=[3],protect=[0]},ffn-fuse{groups=[[2,3]]},heal', data);
+    const last = g.heal[0]!.segments.at(-1)!;
+    expect(last).toMatchObject({ kind: 'fused-ffn', layers: [2, 3], applied: false });
+    expect(last.reason).toMatch(/fused final norm/);
   });
 
   it('refuses MatMulNBits (int4) projections with a one-line reason and changes nothing', async () => {
