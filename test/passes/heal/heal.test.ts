@@ -43,12 +43,12 @@ async function optimize(original: Model, pipeline: string, services: PassService
 const opTypes = (m: Model) => [...m.graph.allNodes()].map((n) => n.opType);
 
 /** The stream miss a segment's fit sees on `model` now (Δ = 0): ‖R‖² over the calibration tokens. */
-async function missNow(reference: Model, model: Model, seg: HealSegment): Promise<number> {
+async function missNow(reference: Model, model: Model, seg: HealSegment, data: CalibrationData = calib()): Promise<number> {
   const site = siteOf(analyzeDecoder(model).layers.find((l) => l.index === seg.layer)!, seg.part) as SegmentSite;
   const ref = await ProbedModel.open(reference, [seg.target.name], {});
   const cur = await ProbedModel.open(model, [site.input.name, site.streamBefore.name, site.increment.name], {});
   try {
-    return (await collectEquations(ref, cur, site, seg.target.name, calib().sequences, {})).residualSquares;
+    return (await collectEquations(ref, cur, site, seg.target.name, data.sequences, {})).residualSquares;
   } finally {
     await cur.release();
     await ref.release();
@@ -174,6 +174,30 @@ describe('heal on generator models', () => {
     const last = g.heal[0]!.segments.at(-1)!;
     expect(last).toMatchObject({ kind: 'fused-ffn', layers: [2, 3], applied: false });
     expect(last.reason).toMatch(/fused final norm/);
+  });
+
+  it('merges exactly the fitted correction on real exports of other spellings (GPT-2 Conv1D, OPT, Granite, genai Skip norms, dynamo)', async () => {
+    const EXPORTS = join(import.meta.dirname, '../../fixtures/exports');
+    const cases: [string, string][] = [
+      ['optimum/gpt2', 'attn-prune{layers=[2]}'],
+      ['optimum/opt', 'attn-prune{layers=[2]}'],
+      ['optimum/granite', 'attn-prune{layers=[2]}'],
+      ['genai/llama', 'attn-prune{layers=[2]},ffn-fuse{groups=[[1,2]]}'],
+      ['dynamo/llama', 'attn-prune{layers=[2]}'],
+    ];
+    // Checked on the fitted tokens themselves, so every correction is applied and can be re-measured.
+    const fitted = tokens(1, 16, 16, 128, 'calib');
+    for (const [dir, pipeline] of cases) {
+      const original = loadModel(join(EXPORTS, dir, 'model.onnx'));
+      const plain = await optimize(original, pipeline, { calibration: fitted });
+      const healed = await optimize(original, `${pipeline},heal{lambda=0.001}`, { calibration: fitted, heldout: fitted });
+      const s = healed.heal[0]!.segments[0]!;
+      expect(s.applied, dir).toBe(true);
+      const seg = (changedSegments(analyzeDecoder(original), analyzeDecoder(healed.model)) as HealSegment[])[0]!;
+      const ratio = (await missNow(original, healed.model, seg, fitted)) / (await missNow(original, plain.model, seg, fitted));
+      expect(ratio, dir).toBeCloseTo(s.fitResidual!, 3);
+      expect(opTypes(healed.model), dir).toEqual(opTypes(plain.model));
+    }
   });
 
   it('refuses MatMulNBits (int4) projections with a one-line reason and changes nothing', async () => {
