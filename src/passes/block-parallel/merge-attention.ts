@@ -109,6 +109,7 @@ export function cannotMerge(layers: readonly LayerInfo[], window: readonly [numb
     const i = window[0] + t;
     if (a.op !== 'decomposed') return (`layer ${i}'s attention is a fused ${a.op} op; merging heads is supported for decomposed attention`);
     if (a.qkv) return (`layer ${i} packs Q, K and V in one projection`);
+    if (!a.q || !a.k || !a.v) return `layer ${i}'s Q, K and V are not separate projections (packed QKV)`;
     for (const [role, w] of [['q', a.q], ['k', a.k], ['v', a.v], ['o', a.o]] as const) {
       if (!w || w.kind !== 'matmul' || w.columns) return (`layer ${i}'s ${role} projection is not a plain float MatMul`);
       if (w.kind === 'matmul' && w.node.opType === 'Gemm' && w.node.inputs[2]) return `layer ${i}'s ${role} projection is a Gemm with a bias`;

@@ -249,7 +249,7 @@ describe('selection and refusals', () => {
     b.output(b.op('Relu', [b.input('x', DataType.FLOAT, [2, 3])]), 'y');
     await expect(parallelize(b.build(), { windows: [[1, 2]] })).rejects.toThrow(/^block-parallel: no decoder layers recognized/);
     const gpt2 = loadModel(join(import.meta.dirname, '../../fixtures/exports/optimum/gpt2/model.onnx'));
-    await expect(parallelize(gpt2, { windows: [[1, 2]] })).rejects.toThrow(/^block-parallel: window \[1,2\]: merge-heads: layer 1's q projection is not a plain float MatMul \(use merge-heads=false\)$/);
+    await expect(parallelize(gpt2, { windows: [[1, 2]] })).rejects.toThrow(/^block-parallel: window \[1,2\]: merge-heads: layer 1's Q, K and V are not separate projections \(packed QKV\) \(use merge-heads=false\)$/);
     // A layer with another query/KV ratio (as the analysis would report it) cannot share one repeat_kv.
     const m = copyModel(model);
     const map = analyzeDecoder(m);
