@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import type { Model } from '../ir/model.js';
 import { summarizeModel } from '../ir/summary.js';
+import type { AnalysisManager } from '../passes/analyses.js';
 import { analyzeDecoder } from '../passes/analysis/analyze-decoder.js';
 import type { AttnPruneReport } from '../passes/attn-prune/attn-prune.js';
 import type { FfnFuseReport } from '../passes/ffn-fusion/ffn-fuse.js';
@@ -12,15 +13,15 @@ import { defaultRegistry, type PassRegistry } from '../passes/registry.js';
 import type { ComparisonResult } from '../verify/compare.js';
 import type { LatencyEntry, ModelFacts, OptimizationReport, PassOptions } from './schema.js';
 
-/** Counts for the before/after summary; the layer facts are best effort (0 if no decoder is found). */
-export function modelFacts(model: Model): ModelFacts {
+/** Counts for the before/after summary; the layer facts are best effort (0 if no decoder is found). `analyses` shares the layer map with the passes. */
+export function modelFacts(model: Model, analyses?: AnalysisManager): ModelFacts {
   const s = summarizeModel(model);
   let layers = 0;
   let attention = 0;
   let ffn = 0;
   let d = 0;
   try {
-    const map = analyzeDecoder(model);
+    const map = analyses ? analyses.layerMap(model) : analyzeDecoder(model);
     layers = map.layers.reduce((n, l) => n + (l.span ? l.span[1] - l.span[0] + 1 : 1), 0) + map.unrecognized.length;
     attention = map.layers.filter((l) => l.attention).length;
     ffn = map.layers.filter((l) => l.ffn).length;

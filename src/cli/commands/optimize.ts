@@ -10,6 +10,7 @@ import { checkOutputPath, readInputFile, statInputFile } from '../../io/file-che
 import { loadModel } from '../../io/read-model.js';
 import { saveModelAsync, type CompanionFile, type SaveOptions } from '../../io/write-model.js';
 import { verifyModel } from '../../ir/verifier.js';
+import { AnalysisManager } from '../../passes/analyses.js';
 import { buildPipeline, checkPrintIrAfter, runSteps } from '../../passes/pass-manager.js';
 import { defaultRegistry } from '../../passes/registry.js';
 import { formatBytes } from '../../ir/summary.js';
@@ -103,7 +104,9 @@ export async function optimize(args: OptimizeArgs): Promise<OptimizeOutcome> {
     if (!args.quiet && !args.json) process.stderr.write(m + '\n');
   };
   const model = loadModel(input);
-  const before = modelFacts(model);
+  // One analysis cache for the summary and the passes: the first pass reuses the summary's layer map.
+  const analyses = new AnalysisManager();
+  const before = modelFacts(model, analyses);
   const progress = terminalProgress({ quiet: args.quiet, json: args.json });
   const services: PassServices = {
     progress,
@@ -115,6 +118,7 @@ export async function optimize(args: OptimizeArgs): Promise<OptimizeOutcome> {
   if (args.calibration) services.calibrationMode = args.calibration;
   const run = await runSteps(model, steps, {
     services,
+    analyses,
     verifyEach: args.verifyEach,
     printIrAfter: args.printIrAfter,
     log,
