@@ -14,6 +14,7 @@ export function reproducerLine(args: OptimizeArgs, pipeline: string): string {
     if (value !== undefined) words.push(`--${name}`, String(value));
   };
   option('calib', args.calib === undefined || args.calib === 'sampled' ? args.calib : resolve(args.calib));
+  option('heldout', args.heldout === undefined || args.heldout === 'sampled' ? args.heldout : resolve(args.heldout));
   option('tokenizer', args.tokenizer === undefined ? undefined : resolve(args.tokenizer));
   option('calib-sequences', args.calibSequences);
   option('calib-length', args.calibLength);

@@ -8,6 +8,7 @@ import { runCli } from '../helpers/cli.js';
 import { MODELS, tempDir } from '../helpers/paths.js';
 
 const CALIB = join(MODELS, 'calib.txt');
+const HELDOUT = join(MODELS, 'heldout.txt');
 const TOKENIZER = resolve(import.meta.dirname, '../fixtures/exports/optimum/llama/tokenizer.json');
 
 let work: string;
@@ -58,7 +59,7 @@ describe('the reproducer line of a failed pass', () => {
   it('carries every option that changes what the passes do, with absolute paths', async () => {
     // Relative paths, as a user types them in their own directory.
     const args = ['model.onnx', '-o', 'out.onnx', '--plugin', './plugins/crash.mjs', '--passes=canonicalize,repro-crash', '--calib', CALIB, '--tokenizer', TOKENIZER];
-    args.push('--calib-sequences', '3', '--calib-length', '17', '--seed', '5', '--calibration', 'whole', '--scores', 'scores.json');
+    args.push('--heldout', HELDOUT, '--calib-sequences', '3', '--calib-length', '17', '--seed', '5', '--calibration', 'whole', '--scores', 'scores.json');
     const { code, stderr } = await cli(args, work);
     expect(code).not.toBe(0);
     line = /Reproduce with: (.*)$/m.exec(stderr)?.[1];
@@ -71,6 +72,7 @@ describe('the reproducer line of a failed pass', () => {
     expect(words.find((w) => w.startsWith('--passes='))).toMatch(/^--passes=fixed-point\{.*dce\),repro-crash$/);
     expect(value('--plugin')).toBe(join(work, 'plugins', 'crash.mjs'));
     expect(value('--calib')).toBe(CALIB);
+    expect(value('--heldout')).toBe(HELDOUT);
     expect(value('--tokenizer')).toBe(TOKENIZER);
     expect(value('--calib-sequences')).toBe('3');
     expect(value('--calib-length')).toBe('17');
