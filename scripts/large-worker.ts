@@ -5,6 +5,7 @@ import { makeLlamaModel } from '../src/fixtures/llama.js';
 import { loadModel } from '../src/io/read-model.js';
 import type { Model } from '../src/ir/model.js';
 import { loadCalibration } from '../src/runtime/calibration/index.js';
+import { residualBoundaries } from '../src/passes/measure/boundaries.js';
 import { registerBuiltinPasses } from '../src/passes/builtin.js';
 import { runPipeline } from '../src/passes/pass-manager.js';
 
@@ -21,7 +22,7 @@ if (step === 'generate') {
   const model = loadModel(a!);
   const logs: string[] = [];
   // Data-free calibration kept tiny for CI: two sampled sequences of six tokens.
-  const services = { loadCalibration: (m: Model) => loadCalibration(m, { kind: 'sampled' }, { numSequences: 2, sequenceLength: 6, seed: 0 }) };
+  const services = { loadCalibration: (m: Model) => loadCalibration(m, { kind: 'sampled' }, { numSequences: 2, sequenceLength: 6, seed: 0, boundaries: residualBoundaries(m) }) };
   const run = await runPipeline(model, pipeline!, { services, log: (m) => logs.push(m) });
   saveModel(model, b!, { externalData: 'external' });
   console.log(
