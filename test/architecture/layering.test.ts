@@ -37,7 +37,8 @@ const MEASURE = 'passes/measure/';
 /** Modules that only rewrite or analyze graphs: none of them may load onnxruntime-node, even through measure/. */
 const GRAPH_ONLY = [
   /^passes\/(analysis|canonicalize|pattern|rewrite|shape-inference)\//,
-  /^passes\/(pass|pipeline|options|scores-file|progress)\.ts$/,
+  // The pass machinery too: a pipeline of graph passes run through the API never loads the runtime.
+  /^passes\/(pass|pass-manager|pipeline|options|registry|plugins|instrumentation|analyses|scores-file|progress)\.ts$/,
   /^passes\/attn-prune\/(remove-attention|select)\.ts$/,
   /^passes\/ffn-fusion\/(fuse|weights|candidates|select)\.ts$/,
 ];
