@@ -3,6 +3,7 @@ import type { Model } from '../ir/model.js';
 import { summarizeModel } from '../ir/summary.js';
 import type { AnalysisManager } from '../passes/analyses.js';
 import { analyzeDecoder } from '../passes/analysis/analyze-decoder.js';
+import { attentionsOf } from '../passes/analysis/layer-map.js';
 import type { AttnPruneReport } from '../passes/attn-prune/attn-prune.js';
 import type { FfnFuseReport } from '../passes/ffn-fusion/ffn-fuse.js';
 import type { HealReport } from '../passes/heal/heal.js';
@@ -23,7 +24,7 @@ export function modelFacts(model: Model, analyses?: AnalysisManager): ModelFacts
   try {
     const map = analyses ? analyses.layerMap(model) : analyzeDecoder(model);
     layers = map.layers.reduce((n, l) => n + (l.span ? l.span[1] - l.span[0] + 1 : 1), 0) + map.unrecognized.length;
-    attention = map.layers.filter((l) => l.attention).length;
+    attention = map.layers.reduce((n, l) => n + attentionsOf(l).length, 0);
     ffn = map.layers.filter((l) => l.ffn).length;
     d = depth(map);
   } catch {

@@ -8,6 +8,7 @@ import { OnnxOptError } from '../errors.js';
 import type { Model } from '../ir/model.js';
 import { summarizeModel } from '../ir/summary.js';
 import { analyzeDecoder } from '../passes/analysis/analyze-decoder.js';
+import { originalLayerCount } from '../passes/analysis/layer-map.js';
 import { cosineScores, logitsOf, meanKl, withoutAttention, type LayerScore } from '../passes/attn-prune/scores.js';
 import { resolveIndices } from '../passes/attn-prune/select.js';
 import { candidateRuns } from '../passes/ffn-fusion/candidates.js';
@@ -88,7 +89,7 @@ export async function explore(model: Model, o: ExploreOptions): Promise<ExploreR
   const map = analyzeDecoder(model);
   const attn = map.layers.filter((l) => l.attention);
   if (!attn.length) throw new OnnxOptError('UNSUPPORTED', `explore: no decoder layer with attention recognized${map.unrecognized.length ? ` (${map.unrecognized[0]!.reason})` : ''}`);
-  const numLayers = map.layers.length + map.unrecognized.length;
+  const numLayers = originalLayerCount(map);
   const protect = new Set(resolveIndices(o.protect ?? [0, -1], numLayers));
   const context = o.context ?? 512;
   const prefillTokens = o.prefillTokens ?? 512;

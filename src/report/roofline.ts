@@ -8,7 +8,7 @@ import { bitsPerElement } from '../ir/dtype.js';
 import type { Model } from '../ir/model.js';
 import type { Value } from '../ir/value.js';
 import { analyzeDecoder } from '../passes/analysis/analyze-decoder.js';
-import type { WeightRef } from '../passes/analysis/layer-map.js';
+import { attentionsOf, type WeightRef } from '../passes/analysis/layer-map.js';
 import { kvBytesPerToken } from '../passes/attn-prune/attn-prune.js';
 
 export interface RooflineCounts {
@@ -37,9 +37,7 @@ export function rooflineCounts(model: Model): RooflineCounts {
   const map = analyzeDecoder(model);
   let attentionWidth = 0;
   let kvEstimate = 0;
-  for (const l of map.layers) {
-    const a = l.attention;
-    if (!a) continue;
+  for (const a of map.layers.flatMap(attentionsOf)) {
     const q = a.q ? outColumns(a.q) : a.qkv && map.hiddenSize ? map.hiddenSize : 0;
     attentionWidth += q || map.hiddenSize || 0;
     // Models without cache inputs: K and V widths from the projections, at the weights' element size.

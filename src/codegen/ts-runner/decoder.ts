@@ -1,7 +1,7 @@
 import { DataType } from '../../ir/dtype.js';
 import type { Model } from '../../ir/model.js';
 import { analyzeDecoder } from '../../passes/analysis/analyze-decoder.js';
-import type { LayerMap } from '../../passes/analysis/layer-map.js';
+import { attentionsOf, type LayerMap } from '../../passes/analysis/layer-map.js';
 import { decoderSignature, type DecoderSignature, type IntDType } from '../../runtime/decoder-inputs.js';
 import { lit, propName } from './types.js';
 
@@ -45,7 +45,7 @@ export function planDecoder(model: Model): { plan?: DecoderPlan; note?: string }
   } catch {
     return {};
   }
-  const cached = map.layers.filter((l) => (l.attention?.cacheInputs.length ?? 0) > 0);
+  const cached = map.layers.filter((l) => attentionsOf(l).some((a) => a.cacheInputs.length > 0));
   if (cached.length === 0) return {};
   let sig: DecoderSignature;
   try {
@@ -55,7 +55,8 @@ export function planDecoder(model: Model): { plan?: DecoderPlan; note?: string }
   }
   if (sig.otherInputs.length) return { note: `generate() omitted: it cannot fill the input(s) ${sig.otherInputs.join(', ')}` };
   const layerOf = new Map<string, number>();
-  for (const l of cached) for (const v of l.attention!.cacheInputs) layerOf.set(v.name, l.index);
+  // A window of parallel attentions keeps each layer's cache: attention t is layer index + t.
+  for (const l of cached) attentionsOf(l).forEach((a, t) => a.cacheInputs.forEach((v) => layerOf.set(v.name, l.index + t)));
   const pasts = new Set(sig.cache.map((c) => c.past));
   const unpaired = [...layerOf.keys()].filter((n) => !pasts.has(n));
   if (unpaired.length) return { note: `generate() omitted: no present output pairs with ${unpaired.join(', ')}` };

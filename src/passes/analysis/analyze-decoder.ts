@@ -2,7 +2,7 @@ import type { Model } from '../../ir/model.js';
 import type { Node } from '../../ir/node.js';
 import type { Value } from '../../ir/value.js';
 import { findMatches } from '../pattern/index.js';
-import { FUSED_LAYERS_KEY, type AttentionInfo, type FfnInfo, type LayerInfo, type LayerMap, type NormInfo, type ResidualJoin, type SumNode, type UnrecognizedLayer, type WeightRef } from './layer-map.js';
+import { FUSED_LAYERS_KEY, attentionsOf, type AttentionInfo, type FfnInfo, type LayerInfo, type LayerMap, type NormInfo, type ResidualJoin, type SumNode, type UnrecognizedLayer, type WeightRef } from './layer-map.js';
 import { backwardNodes, dependsOn, forwardNodes } from './slices.js';
 import { scaledContribution, scaledSublayerOutput } from './spellings/common.js';
 import { throughNoOpCasts } from './stream-casts.js';
@@ -113,6 +113,7 @@ export function analyzeDecoder(model: Model, options: AnalyzeOptions = {}): Laye
     const ffnJoin = direct ?? findJoin(postNorm?.output ?? scaled?.output ?? ffn.output, xMid, an);
     // Attention: what was added to the stream just before the FFN's norm.
     let attention: AttentionInfo | undefined;
+    let attentions: AttentionInfo[] | undefined;
     let xIn = xMid;
     let parallel = false;
     const attJoin = attentionJoin(norm2, an, ffnOutputs);
@@ -136,6 +137,26 @@ export function analyzeDecoder(model: Model, options: AnalyzeOptions = {}): Laye
       }
       attention = info;
       parallel = true;
+    } else {
+      // block-parallel's window with separate attentions: x' = x + a_j + ... + a_k.
+      const window = parallelAttentions(norm2, an, ffnOutputs);
+      if (window) {
+        const layersOf = span ? span[1] - span[0] + 1 : 1;
+        if (window.parts.length !== layersOf) {
+          unrecognized.push({ index, reason: `the stream ${xMid.name} adds ${window.parts.length} parallel attentions, but the FFN reading it stands for ${layersOf} layer(s)` });
+          return;
+        }
+        attentions = [];
+        for (const p of window.parts) {
+          const info = describeAttention(model, p.norm, p.output, p.join, an);
+          if (typeof info === 'string') {
+            unrecognized.push({ index, reason: info });
+            return;
+          }
+          attentions.push(info);
+        }
+        xIn = window.x;
+      }
     }
     if (!ffnJoin) {
       unrecognized.push({ index, reason: `the FFN output ${ffn.output.name} is not added to the residual stream ${xMid.name}` });
@@ -159,7 +180,7 @@ export function analyzeDecoder(model: Model, options: AnalyzeOptions = {}): Laye
       activation: ffn.activation,
       ...(postNorm ? { postNorm } : {}),
     };
-    layers.push({ index, residualIn: xIn, residualMid: xMid, residualOut: ffnJoin.out, attention, ffn: ffnInfo, parallel, ...(span ? { span } : {}) });
+    layers.push({ index, residualIn: xIn, residualMid: xMid, residualOut: ffnJoin.out, attention, ffn: ffnInfo, parallel, ...(span ? { span } : {}), ...(attentions ? { attentions } : {}) });
   });
 
   assignCaches(layers);
@@ -318,6 +339,50 @@ function attentionJoin(norm2: NormFound, an: Analysis, ffnOutputs: ReadonlySet<V
   return undefined;
 }
 
+/**
+ * A window of parallel attentions (block-parallel with merge-heads=false): the FFN's norm reads
+ * `((x + a_j) + a_j+1) + ...` through plain sum nodes, each `a_t` computed from its own norm of x.
+ * Two attentions at least (one is an ordinary layer); undefined otherwise.
+ */
+function parallelAttentions(norm2: NormFound, an: Analysis, ffnOutputs: ReadonlySet<Value>): { x: Value; parts: { norm: NormFound; output: Value; join: ResidualJoin }[] } | undefined {
+  if (norm2.fused) return undefined;
+  const normsOf = (x: Value) => [...an.norms.values()].map((f) => f.item).filter((n) => n !== norm2 && streamOf(n) === x);
+  const fromNormOf = (a: Value, x: Value) => !ffnOutputs.has(a) && normsOf(x).some((n) => dependsOn(a, n.output, new Set([x])));
+  type Step = { at: SumNode; slot: 0 | 1; output: Value };
+  // Innermost first: the add whose stream operand is x, then each add of the partial sum.
+  const walk = (v: Value, depth: number): { x: Value; steps: Step[] } | undefined => {
+    const at = v.producer && an.sumNode(v.producer);
+    if (!at || at.fusedNorm || at.sum !== v || depth > 256) return undefined;
+    for (const i of [0, 1] as const) {
+      const [p, a] = [at.node.inputs[i], at.node.inputs[1 - i]];
+      if (p && a && fromNormOf(a, p)) return { x: p, steps: [{ at, slot: (1 - i) as 0 | 1, output: a }] };
+    }
+    for (const i of [0, 1] as const) {
+      const [p, a] = [at.node.inputs[i], at.node.inputs[1 - i]];
+      const inner = p && a ? walk(p, depth + 1) : undefined;
+      if (inner && fromNormOf(a!, inner.x)) return { x: inner.x, steps: [...inner.steps, { at, slot: (1 - i) as 0 | 1, output: a! }] };
+    }
+    return undefined;
+  };
+  const found = walk(throughNoOpCasts(norm2.input), 0);
+  if (!found || found.steps.length < 2) return undefined;
+  const { x, steps } = found;
+  // Each attention's norm: the latest norm of x it depends on that no earlier attention claimed.
+  const claimed = new Set<NormFound>();
+  const parts: { norm: NormFound; output: Value; join: ResidualJoin }[] = [];
+  for (const [t, s] of steps.entries()) {
+    const norm = normsOf(x)
+      .filter((n) => !claimed.has(n))
+      .sort((p, q) => an.position(q.output) - an.position(p.output))
+      .find((n) => dependsOn(s.output, n.output, new Set([x])));
+    if (!norm) return undefined;
+    claimed.add(norm);
+    const join = joinOf(s.at, s.slot, s.output, x);
+    parts.push({ norm, output: s.output, join: t === 0 ? join : { ...join, parallel: true } });
+  }
+  return { x, parts };
+}
+
 function describeAttention(model: Model, norm: NormFound, output: Value, join: ResidualJoin | undefined, an: Analysis, postNorm?: NormFound): AttentionInfo | string {
   const stream = streamOf(norm);
   const between = backwardNodes([output], { stopAt: new Set([norm.output, stream]) });
@@ -462,10 +527,9 @@ function isShapeRead(n: Node): boolean {
  * one layer: masks and ids are read by every layer's plumbing, `past_i` only by layer i's.
  */
 function assignCaches(layers: LayerInfo[]): void {
-  const attn = layers.filter((l) => l.attention);
-  const claims = new Map<LayerInfo, Value[]>();
-  for (const l of attn) {
-    const a = l.attention!;
+  const attn = layers.flatMap((l) => attentionsOf(l).map((a) => ({ l, a })));
+  const claims = new Map<AttentionInfo, Value[]>();
+  for (const { l, a } of attn) {
     const fromNorm = forwardNodes([a.norm.output]);
     const fromOut = forwardNodes([a.output]);
     const g = a.output.graph;
@@ -474,7 +538,7 @@ function assignCaches(layers: LayerInfo[]): void {
     for (const n of backwardNodes(a.cacheOutputs, { stopAt: new Set([a.norm.output, l.residualIn]) })) nodes.add(n);
     a.nodes = [...nodes];
     claims.set(
-      l,
+      a,
       // Shape-only reads (a past length for positions) do not make an input shared; attn-prune
       // still refuses to cut an input that such a read keeps alive.
       g.inputs.filter((v) => !v.initializer && v.uses.some((u) => nodes.has(u.node)) && v.uses.every((u) => nodes.has(u.node) || isShapeRead(u.node))),
@@ -485,10 +549,9 @@ function assignCaches(layers: LayerInfo[]): void {
   // A cache output that several layers feed (one stacked tensor for all layers) is shared: kept
   // in every owner's list, and attn-prune refuses to cut it.
   const outCount = new Map<Value, number>();
-  for (const l of attn) for (const o of l.attention!.cacheOutputs) outCount.set(o, (outCount.get(o) ?? 0) + 1);
-  for (const l of attn) {
-    const a = l.attention!;
-    a.cacheInputs = claims.get(l)!.filter((v) => count.get(v) === 1);
+  for (const { a } of attn) for (const o of a.cacheOutputs) outCount.set(o, (outCount.get(o) ?? 0) + 1);
+  for (const { a } of attn) {
+    a.cacheInputs = claims.get(a)!.filter((v) => count.get(v) === 1);
     a.sharedCacheOutputs = a.cacheOutputs.filter((o) => outCount.get(o)! > 1);
   }
 }

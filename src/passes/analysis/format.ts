@@ -1,7 +1,7 @@
 import { formatBytes } from '../../ir/summary.js';
 import type { Value } from '../../ir/value.js';
 import { ALL_SPELLINGS } from './spellings/index.js';
-import type { LayerMap, WeightRef } from './layer-map.js';
+import { attentionsOf, type LayerMap, type WeightRef } from './layer-map.js';
 import type { AnyRule } from '../pattern/index.js';
 
 /** One row per layer, as `inspect --layers` prints and `--json` returns. */
@@ -17,6 +17,8 @@ export interface LayerRow {
   hidden: number | null;
   parameterBytes: number;
   parallel: boolean;
+  /** A window of parallel attentions (block-parallel, merge-heads=false): how many. */
+  parallelAttentions?: number;
 }
 
 function weightBytes(w: WeightRef | undefined): number {
@@ -27,22 +29,24 @@ function weightBytes(w: WeightRef | undefined): number {
 
 export function layerRows(map: LayerMap): LayerRow[] {
   return map.layers.map((l) => {
-    const a = l.attention;
+    const all = attentionsOf(l);
+    const a = all[0];
     const f = l.ffn;
     const normName = (n: { kind: string; fused?: unknown } | undefined) => (n ? `${n.kind === 'rms' ? 'RMSNorm' : 'LayerNorm'}${n.fused ? ' (fused skip)' : ''}` : null);
-    const bytes = [a?.q, a?.k, a?.v, a?.o, a?.qkv, f?.gate, f?.up, f?.down].reduce((s, w) => s + weightBytes(w), 0);
+    const bytes = [...all.flatMap((x) => [x.q, x.k, x.v, x.o, x.qkv]), f?.gate, f?.up, f?.down].reduce((s, w) => s + weightBytes(w), 0);
     return {
       layer: l.index,
       ...(l.span ? { span: l.span } : {}),
       attentionNorm: normName(a?.norm),
-      attention: a ? a.op : null,
+      attention: a ? (l.attentions ? `${a.op} ×${all.length} parallel` : a.op) : null,
       heads: a?.heads ? `${a.heads}/${a.kvHeads ?? a.heads}` : null,
-      kv: [...(a?.cacheInputs ?? []), ...(a?.cacheOutputs ?? [])].map((v) => v.name),
+      kv: all.flatMap((x) => [...x.cacheInputs, ...x.cacheOutputs]).map((v) => v.name),
       ffnNorm: normName(f?.norm),
       ffn: f ? f.kind : null,
       hidden: map.hiddenSize ?? null,
       parameterBytes: bytes,
       parallel: l.parallel,
+      ...(l.attentions ? { parallelAttentions: l.attentions.length } : {}),
     };
   });
 }

@@ -171,6 +171,29 @@ export interface LayerInfo {
   parallel: boolean;
   /** For an FFN fused by ffn-fuse: the original layers it stands for, [first, last]. */
   span?: [number, number];
+  /**
+   * A window of parallel blocks left with separate attentions (block-parallel with merge-heads=false):
+   * the attentions of layers `span[0]`..`span[1]`, in order, all reading `residualIn` and added to it
+   * one after the other, `residualMid = residualIn + Σ_t a_t`. `attention` is undefined then: a pass
+   * that acts on one attention must leave the window alone (see `attentionsOf`).
+   */
+  attentions?: AttentionInfo[];
+}
+
+/** Every attention sublayer of the layer entry: its own, or a parallel window's. */
+export function attentionsOf(l: LayerInfo): AttentionInfo[] {
+  return l.attention ? [l.attention] : (l.attentions ?? []);
+}
+
+/** Whether the layer entry still computes attention (a parallel window of them counts). */
+export function hasAttention(l: LayerInfo): boolean {
+  return l.attention !== undefined || (l.attentions?.length ?? 0) > 0;
+}
+
+/** The one-line reason a pass leaves a window of parallel attentions alone. */
+export function parallelWindowNote(l: LayerInfo): string {
+  const [j, k] = l.span ?? [l.index, l.index];
+  return `layers ${j}-${k} run their attentions in parallel (block-parallel with merge-heads=false)`;
 }
 
 /** Node metadata that records which original layers a fused FFN covers ("4-7"), so indices stay stable. */
@@ -190,4 +213,12 @@ export interface LayerMap {
   /** The residual stream values in order: embedding output, then each layer's mid and out. */
   backbone: Value[];
   hiddenSize: number | undefined;
+}
+
+/**
+ * The model's number of decoder layers by original index (what `-1` in a layer list means): a fused
+ * FFN or a parallel window stands for its whole span, so this is not `layers.length`.
+ */
+export function originalLayerCount(map: LayerMap): number {
+  return 1 + Math.max(-1, ...map.layers.map((l) => l.span?.[1] ?? l.index), ...map.unrecognized.map((u) => u.index));
 }

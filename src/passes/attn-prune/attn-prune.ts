@@ -6,14 +6,14 @@ import { summarizeModel } from '../../ir/summary.js';
 import type { CalibrationData } from '../../runtime/calibration/types.js';
 import { analysesOf } from '../analyses.js';
 import { analyzeDecoder } from '../analysis/analyze-decoder.js';
-import type { LayerMap } from '../analysis/layer-map.js';
+import { attentionsOf, originalLayerCount, parallelWindowNote, type LayerMap } from '../analysis/layer-map.js';
 import { calibrationFor } from '../measure/calibration.js';
 import { definePass } from '../pass.js';
 import { checkScoresFile } from '../scores-file.js';
 import { progressOf } from '../progress.js';
 import { cannotRemove, removeAttention } from './remove-attention.js';
 import { cosineScores, klScores, logitsOf, meanKl, withoutAttention, type LayerScore, type ScoreMethod } from './scores.js';
-import { resolveIndices, selectLayers } from './select.js';
+import { parallelWindows, resolveIndices, selectLayers } from './select.js';
 import { cloneModel } from '../../ir/clone.js';
 import { DEFAULT_HEAL_LAMBDA, healModel } from '../heal/heal.js';
 
@@ -55,7 +55,8 @@ export const attnPrune = definePass({
       throw new OnnxOptError('UNSUPPORTED', `attn-prune: no decoder layers recognized${map.unrecognized.length ? ` (${map.unrecognized[0]!.reason})` : ''}; try --explain-rule`);
     }
     for (const u of map.unrecognized) ctx.log(`layer ${u.index} not recognized, left alone: ${u.reason}`);
-    const numLayers = map.layers.length + map.unrecognized.length;
+    for (const l of map.layers) if (l.attentions) ctx.log(`${parallelWindowNote(l)}: left alone`);
+    const numLayers = originalLayerCount(map);
     const before = summarizeModel(model);
     const kvBefore = kvBytesPerToken(model, map);
     const protectedSet = new Set(resolveIndices(o.protect, numLayers));
@@ -101,7 +102,7 @@ export const attnPrune = definePass({
       evaluations = r.evaluations;
       reached = r.reached;
     } else {
-      chosen = selectLayers(scores, { count: o.count, ratio: o.ratio, threshold: o.threshold, layers: o.layers, protect: o.protect, numLayers });
+      chosen = selectLayers(scores, { count: o.count, ratio: o.ratio, threshold: o.threshold, layers: o.layers, protect: o.protect, numLayers, windows: parallelWindows(map) });
       if (o['max-kl'] !== undefined) {
         calibration ??= await calibrationFor(model, ctx);
         const so = { sequences: calibration.sequences, threads: ctx.services.threads, calibration: ctx.services.calibrationMode, stats: cost };
@@ -233,7 +234,7 @@ function scoresFrom(j: unknown, where: string): LayerScore[] | undefined {
 /** KV-cache bytes per token over the layers' cache inputs: product of the non-batch, non-sequence dims. */
 export function kvBytesPerToken(model: Model, map: LayerMap = analyzeDecoder(model)): number {
   let total = 0;
-  const inputs = new Set(map.layers.flatMap((l) => l.attention?.cacheInputs ?? []));
+  const inputs = new Set(map.layers.flatMap((l) => attentionsOf(l).flatMap((a) => a.cacheInputs)));
   for (const v of inputs) {
     if (v.type?.kind !== 'tensor' || !v.type.shape) continue;
     const fixed = v.type.shape.filter((d): d is number => typeof d === 'number');

@@ -1,4 +1,5 @@
 import { OnnxOptError } from '../../errors.js';
+import { parallelWindowNote, type LayerMap } from '../analysis/layer-map.js';
 import type { LayerScore } from './scores.js';
 
 export interface SelectionOptions {
@@ -9,8 +10,15 @@ export interface SelectionOptions {
   layers?: number[];
   /** Protected layers; negative indices count from the end (-1 is the last layer). */
   protect: number[];
-  /** Number of decoder layers (to resolve negative indices). */
+  /** Number of decoder layers by original index (to resolve negative indices; see originalLayerCount). */
   numLayers: number;
+  /** Windows of parallel attentions (block-parallel, merge-heads=false), never removed: why, by first layer. */
+  windows?: { span: [number, number]; note: string }[];
+}
+
+/** The map's windows of parallel attentions, for SelectionOptions.windows. */
+export function parallelWindows(map: LayerMap): { span: [number, number]; note: string }[] {
+  return map.layers.filter((l) => l.attentions).map((l) => ({ span: l.span ?? [l.index, l.index], note: parallelWindowNote(l) }));
 }
 
 /** Normalizes `-1` to the last layer, and so on. */
@@ -30,6 +38,10 @@ export function selectLayers(scores: readonly LayerScore[], o: SelectionOptions)
   if (o.layers) {
     const known = new Set(scores.map((s) => s.layer));
     const layers = resolveIndices(o.layers, o.numLayers);
+    for (const l of layers) {
+      const w = o.windows?.find((x) => l >= x.span[0] && l <= x.span[1]);
+      if (w) throw new OnnxOptError('UNSUPPORTED', `attn-prune: layer ${l}: ${w.note}; attn-prune leaves such a window alone`);
+    }
     for (const l of layers) if (!known.has(l)) throw new OnnxOptError('USAGE', `attn-prune: layer ${l} has no attention sublayer to remove`);
     return [...new Set(layers)];
   }

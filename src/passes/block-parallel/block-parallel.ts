@@ -4,7 +4,7 @@ import { summarizeModel } from '../../ir/summary.js';
 import { cloneModel } from '../../ir/clone.js';
 import { analysesOf } from '../analyses.js';
 import { analyzeDecoder } from '../analysis/analyze-decoder.js';
-import type { LayerMap } from '../analysis/layer-map.js';
+import { originalLayerCount, type LayerMap } from '../analysis/layer-map.js';
 import { ALL_SPELLINGS } from '../analysis/spellings/index.js';
 import { resolveIndices } from '../attn-prune/select.js';
 import type { DependencyMatrix } from '../ffn-fusion/dependency-matrix.js';
@@ -49,7 +49,7 @@ export const blockParallel = definePass({
     let map = analysesOf(ctx).layerMap(model);
     const rewrite: ParallelizeOptions = { mergeHeads: o['merge-heads'], fuseFfn: o['fuse-ffn'] };
     if (map.layers.length === 0) throw new OnnxOptError('UNSUPPORTED', `block-parallel: no decoder layers recognized${map.unrecognized.length ? ` (${map.unrecognized[0]!.reason})` : ''}; try --explain-rule`);
-    const numLayers = map.layers.length + map.unrecognized.length;
+    const numLayers = originalLayerCount(map);
     const before = summarizeModel(model);
     const depthBefore = depth(map);
     let matrix: DependencyMatrix | undefined;

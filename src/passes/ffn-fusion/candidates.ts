@@ -1,4 +1,4 @@
-import type { LayerInfo, LayerMap } from '../analysis/layer-map.js';
+import { hasAttention, type LayerInfo, type LayerMap } from '../analysis/layer-map.js';
 import { sameStream } from '../analysis/stream-casts.js';
 
 /**
@@ -36,7 +36,7 @@ export function candidateRuns(map: LayerMap): number[][] {
 
 /** Whether `next` directly follows `prev` with nothing but FFN adds on the stream. */
 function continues(prev: LayerInfo, next: LayerInfo): boolean {
-  return !next.attention && sameStream(next.residualIn, prev.residualOut) && sameStream(next.residualMid, next.residualIn);
+  return !hasAttention(next) && sameStream(next.residualIn, prev.residualOut) && sameStream(next.residualMid, next.residualIn);
 }
 
 /** Why an explicit group [j, k] is not a legal run, or undefined when it is. */
@@ -50,7 +50,7 @@ export function groupProblem(map: LayerMap, group: readonly number[]): string | 
     if (!l) return `layer ${t} was not recognized${map.unrecognized.find((u) => u.index === t) ? `: ${map.unrecognized.find((u) => u.index === t)!.reason}` : ''}`;
     if (l.parallel) return `layer ${t} is a parallel-residual block (attention and FFN read the same input): it has no FFN chain to fuse`;
     if (l.ffn?.postNorm) return `layer ${t}'s FFN output is normalized before the residual add (a post-FFN norm): a sum of such FFNs is not one wide FFN, so it cannot be fused exactly`;
-    if (t > j && l.attention) return `layer ${t} still has its attention; only layers j+1..k must be attention-free (run attn-prune first)`;
+    if (t > j && hasAttention(l)) return `layer ${t} still has its attention; only layers j+1..k must be attention-free (run attn-prune first)`;
     if (t > j && !continues(byIndex.get(t - 1)!, l)) return `the residual stream between layers ${t - 1} and ${t} passes through more than the FFN add`;
   }
   return undefined;

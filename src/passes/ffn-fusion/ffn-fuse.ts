@@ -5,7 +5,7 @@ import { summarizeModel } from '../../ir/summary.js';
 import { cloneModel } from '../../ir/clone.js';
 import { analysesOf } from '../analyses.js';
 import { analyzeDecoder } from '../analysis/analyze-decoder.js';
-import type { LayerMap } from '../analysis/layer-map.js';
+import { hasAttention, type LayerMap } from '../analysis/layer-map.js';
 import { calibrationFor, logitsOf, meanKl } from '../measure/index.js';
 import { definePass } from '../pass.js';
 import { checkScoresFile } from '../scores-file.js';
@@ -152,9 +152,9 @@ export const ffnFuse = definePass({
   },
 });
 
-/** Sequential sublayers: attention sublayers plus FFN sublayers (a parallel block counts once). */
+/** Sequential sublayers: attention sublayers plus FFN sublayers (a parallel block counts once, a window of parallel attentions as one step). */
 export function depth(map: LayerMap): number {
-  return map.layers.reduce((d, l) => d + (l.parallel ? 1 : (l.attention ? 1 : 0) + (l.ffn ? 1 : 0)), 0);
+  return map.layers.reduce((d, l) => d + (l.parallel ? 1 : (hasAttention(l) ? 1 : 0) + (l.ffn ? 1 : 0)), 0);
 }
 
 function split(run: number[], max: number): number[][] {

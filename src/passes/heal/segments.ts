@@ -1,4 +1,4 @@
-import type { LayerInfo, LayerMap, WeightRef } from '../analysis/layer-map.js';
+import { hasAttention, parallelWindowNote, type LayerInfo, type LayerMap, type WeightRef } from '../analysis/layer-map.js';
 import { sameStream } from '../analysis/stream-casts.js';
 import type { Value } from '../../ir/value.js';
 
@@ -68,7 +68,7 @@ export function changedSegments(reference: LayerMap, current: LayerMap): HealSeg
       chain.push({ layer: l, part: 'ffn', span: [l.index, last], start: first.residualIn, end: end.residualOut, fused: false });
       continue;
     }
-    if (l.attention) chain.push({ layer: l, part: 'attention', span: [l.index, l.index], start: first.residualIn, end: first.residualMid, fused: false });
+    if (hasAttention(l)) chain.push({ layer: l, part: 'attention', span: [l.index, l.index], start: first.residualIn, end: first.residualMid, fused: false });
     if (l.ffn) {
       const refSpan = first.span?.[1] ?? first.index;
       chain.push({ layer: l, part: 'ffn', span: [l.index, last], start: first.residualMid, end: end.residualOut, fused: refSpan !== last });
@@ -103,7 +103,8 @@ export function siteOf(layer: LayerInfo, part: 'ffn' | 'attention'): SegmentSite
     if (f.postNorm) return `layer ${layer.index}'s FFN output is normalized before the residual add, so its down projection is not linear in the stream`;
     return site(f.down, layer.residualMid, f.output, f.outputScale ?? 1, `layer ${layer.index}'s down projection`);
   }
-  const a = layer.attention!;
+  const a = layer.attention;
+  if (!a) return `${parallelWindowNote(layer)}: no single o_proj to refit`;
   if (!a.o) return `layer ${layer.index}'s attention has no separate output projection`;
   return site(a.o, layer.residualIn, a.output, 1, `layer ${layer.index}'s o_proj`);
 }
