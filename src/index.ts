@@ -45,6 +45,7 @@ export { dce } from './passes/canonicalize/dce.js';
 
 export { attnPrune, type AttnPruneReport } from './passes/attn-prune/attn-prune.js';
 export { ffnFuse, type FfnFuseReport } from './passes/ffn-fusion/ffn-fuse.js';
+export { blockParallel, type BlockParallelReport } from './passes/block-parallel/block-parallel.js';
 export { heal } from './passes/heal/heal-pass.js';
 export { healModel, type HealReport, type HealRun, type HealSegmentReport } from './passes/heal/heal.js';
 export { cse } from './passes/canonicalize/cse.js';
@@ -54,7 +55,7 @@ export { inferShapes, inferShapesPass } from './passes/shape-inference/infer-sha
 
 // Decoder analysis and pattern rules
 export { analyzeDecoder, type AnalyzeOptions } from './passes/analysis/analyze-decoder.js';
-export type { AttentionInfo, FfnInfo, LayerInfo, LayerMap, NormInfo, WeightRef } from './passes/analysis/layer-map.js';
+export { attentionsOf, hasAttention, originalLayerCount, type AttentionInfo, type FfnInfo, type LayerInfo, type LayerMap, type NormInfo, type WeightRef } from './passes/analysis/layer-map.js';
 export { ALL_SPELLINGS } from './passes/analysis/spellings/index.js';
 export type { Spelling } from './passes/analysis/spelling.js';
 export * from './passes/pattern/index.js';

@@ -68,7 +68,7 @@ export function planDecoder(model: Model): { plan?: DecoderPlan; note?: string }
 
   const covered = new Set<number>();
   for (const l of map.layers) for (let i = l.index; i <= (l.span?.[1] ?? l.index); i++) covered.add(i);
-  const withCache = new Set(cached.map((l) => l.index));
+  const withCache = new Set(layerOf.values());
   return {
     plan: {
       inputIds: { name: sig.inputIds.name, type: sig.inputIds.dtype },
