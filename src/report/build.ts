@@ -5,6 +5,7 @@ import type { AnalysisManager } from '../passes/analyses.js';
 import { analyzeDecoder } from '../passes/analysis/analyze-decoder.js';
 import { attentionsOf } from '../passes/analysis/layer-map.js';
 import type { AttnPruneReport } from '../passes/attn-prune/attn-prune.js';
+import type { BlockParallelReport } from '../passes/block-parallel/block-parallel.js';
 import type { FfnFuseReport } from '../passes/ffn-fusion/ffn-fuse.js';
 import type { HealReport } from '../passes/heal/heal.js';
 import { depth } from '../passes/ffn-fusion/ffn-fuse.js';
@@ -54,6 +55,7 @@ export function buildReport(o: {
 }): OptimizationReport {
   const attnPrune = o.run.report['attn-prune'] as AttnPruneReport | undefined;
   const ffnFuse = o.run.report['ffn-fuse'] as FfnFuseReport | undefined;
+  const blockParallel = o.run.report['block-parallel'] as BlockParallelReport | undefined;
   const heal = o.run.report.heal as HealReport | undefined;
   return {
     schema: 'onnx-opt.report',
@@ -70,6 +72,7 @@ export function buildReport(o: {
     passes: o.run.timings.map((t) => ({ pass: t.pass, ms: t.ms, modified: t.modified, stats: t.stats })),
     ...(attnPrune ? { attnPrune } : {}),
     ...(ffnFuse ? { ffnFuse } : {}),
+    ...(blockParallel ? { blockParallel } : {}),
     ...(heal ? { heal } : {}),
     ...(o.verify ? { verify: o.verify } : {}),
     ...(o.latency?.length ? { latency: o.latency } : {}),

@@ -384,6 +384,32 @@ function verifyTables(r: OptimizationReport): string {
   return `<div class="split">${logitsTable}${outputsTable}</div>${only.length ? `<p class="sub">Not compared: ${only.join('; ')}</p>` : ''}${verdict}`;
 }
 
+/** block-parallel: the windows run in parallel with their scores, how each attention was kept, the KV cache change and the depth. */
+function blockParallelSection(r: OptimizationReport): string {
+  const b = r.blockParallel;
+  if (!b) return '';
+  const span = (w: readonly number[]) => `${w[0]}–${w[1]}`;
+  const rows = b.windows.map(
+    (w) =>
+      `<tr data-window="${w.window[0]}-${w.window[1]}"><td>${esc(span(w.window))}</td><td>${esc(num(w.mMax))}</td><td>${esc(num(w.mSum))}</td><td class="l">${w.heads !== undefined ? `one attention, ${esc(w.heads)} heads (${esc(w.kvHeads ?? w.heads)} KV)` : 'attentions side by side'}</td><td>${w.ffnFused ? 'fused' : '<span class="sub">side by side</span>'}</td></tr>`,
+  );
+  const chosen = new Set(b.windows.map((w) => span(w.window)));
+  const others = b.scores.filter((s) => !chosen.has(span(s.window)));
+  const c = b.cache;
+  const facts = [
+    `<li><b>Depth:</b> ${esc(b.depthBefore)} → ${esc(b.depthAfter)} · <b>parameters</b> ${esc(b.parametersBefore.toLocaleString('en-US'))} → ${esc(b.parametersAfter.toLocaleString('en-US'))}</li>`,
+    `<li><b>merge-heads:</b> ${b.mergeHeads ? 'yes' : 'no'} · <b>model evaluations:</b> ${esc(b.evaluations)}${b.matrix ? ` · <b>block dependency matrix</b> over layers ${esc(ranges([b.matrix.layers]))}` : ' · explicit windows (not scored)'}</li>`,
+  ];
+  if (c.removedInputs.length || c.removedOutputs.length || c.resized.length) {
+    facts.push(`<li id="block-parallel-cache"><b>KV cache:</b> removed inputs <code>${esc(c.removedInputs.join(', ') || '–')}</code>, removed outputs <code>${esc(c.removedOutputs.join(', ') || '–')}</code>; widened ${c.resized.map((x) => `<code>${esc(x.name)}</code> [${esc(x.dims.map((d) => d ?? '?').join(', '))}]`).join(', ') || '–'}</li>`);
+  }
+  if (others.length) facts.push(`<li><b>Other candidate windows</b> (M_max / M_sum): ${others.map((s) => `<span class="nw">${esc(span(s.window))}: ${esc(num(s.mMax))} / ${esc(num(s.mSum))}</span>`).join(', ')}</li>`);
+  const table = rows.length
+    ? `<table id="block-parallel-windows"><tr><th>layers</th><th>M_max</th><th>M_sum</th><th class="l">attention</th><th>FFNs</th></tr>${rows.join('')}</table>`
+    : '<p class="sub">No window parallelized.</p>';
+  return `<h2>Parallel blocks</h2><div class="card" id="block-parallel-section"><p class="sub" style="margin-top:0">Each window's blocks read the window's input: x' = x + Σ Attn(N(x)), x'' = x' + Σ FFN(N(x')). M_max and M_sum are the largest and summed block dependencies M_ij inside the window (lower: more independent).</p>${table}<ul class="facts">${facts.join('')}</ul></div>`;
+}
+
 /** What healing bought: held-out KL before and after, per segment, with the reason for each decision. */
 function healSection(r: OptimizationReport): string {
   if (!r.heal?.runs.length) return '';
@@ -428,6 +454,7 @@ ${kpis(r)}
 <h2>Model before and after</h2><div class="card">${summaryTable(r)}</div>
 <h2>Attention scores per layer</h2><div class="card" id="attn-section">${scoreChart(r)}</div>
 <h2>FFN dependency matrix</h2><div class="card" id="ffn-section">${heatmap(r)}</div>
+${blockParallelSection(r)}
 ${healSection(r)}
 <h2>Verification</h2><div class="card" id="verify-section">${verifyTables(r)}</div>
 ${latency(r)}

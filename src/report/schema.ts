@@ -1,4 +1,5 @@
 import type { AttnPruneReport } from '../passes/attn-prune/attn-prune.js';
+import type { BlockParallelReport } from '../passes/block-parallel/block-parallel.js';
 import type { FfnFuseReport } from '../passes/ffn-fusion/ffn-fuse.js';
 import type { HealReport } from '../passes/heal/heal.js';
 import type { ComparisonResult } from '../verify/compare.js';
@@ -28,6 +29,8 @@ export interface OptimizationReport {
   passes: { pass: string; ms: number; modified: boolean; stats: Record<string, number | string> }[];
   attnPrune?: AttnPruneReport;
   ffnFuse?: FfnFuseReport;
+  /** Windows of decoder blocks run in parallel (block-parallel). */
+  blockParallel?: BlockParallelReport;
   /** Healing runs (the heal pass, or attn-prune/ffn-fuse with heal=true), in order. */
   heal?: HealReport;
   verify?: ComparisonResult;
