@@ -11,6 +11,8 @@ export interface CalibrationArgs {
   tokenizer?: string;
   calibSequences?: number;
   calibLength?: number;
+  /** How windows are cut from a text file: in order from the start (default) or at random places (seeded). */
+  calibWindows?: 'sequential' | 'random';
   seed?: number;
   /** How calibration runs the model: block-wise (default) or one whole-model session. */
   calibration?: 'blockwise' | 'whole';
@@ -23,13 +25,15 @@ export function withCalibrationOptions<T>(y: Argv<T>) {
     .option('tokenizer', { type: 'string', describe: 'tokenizer.json for text calibration data (byte-level models need none)' })
     .option('calib-sequences', { type: 'number', default: 8, describe: 'number of calibration sequences' })
     .option('calib-length', { type: 'number', default: 64, describe: 'tokens per calibration sequence' })
+    .option('calib-windows', { type: 'string', choices: ['sequential', 'random'], default: 'sequential', describe: 'cut text calibration windows in order from the start, or at random places over the whole file (better for heal)' })
     .option('seed', { type: 'number', default: 0, describe: 'seed for sampling and random windows' })
     .option('calibration', { type: 'string', choices: ['blockwise', 'whole'], describe: "run calibration one decoder layer at a time (blockwise, the default) or as one whole-model session (whole)" });
 }
 
 export function calibrationSpec(args: CalibrationArgs): CalibrationSpec {
   if (!args.calib || args.calib === 'sampled') return { kind: 'sampled' };
-  return specFromPath(args.calib, args.tokenizer);
+  const spec = specFromPath(args.calib, args.tokenizer);
+  return spec.kind === 'text' && args.calibWindows ? { ...spec, sampling: args.calibWindows } : spec;
 }
 
 /**

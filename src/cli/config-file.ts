@@ -64,12 +64,17 @@ export function readConfigFile(path: string): OptimizeArgs {
   const args: OptimizeArgs = { input, output, passes: printPipeline(elements) };
   if (c.calibration !== undefined) {
     const cal = obj(c.calibration, '$.calibration');
-    allowed(cal, ['path', 'sampled', 'tokenizer', 'sequences', 'length', 'seed'], '$.calibration');
+    allowed(cal, ['path', 'sampled', 'tokenizer', 'sequences', 'length', 'windows', 'seed'], '$.calibration');
     if (cal.path !== undefined) args.calib = rel(str(cal.path, '$.calibration.path'));
     else if (cal.sampled === true) args.calib = 'sampled';
     if (cal.tokenizer !== undefined) args.tokenizer = rel(str(cal.tokenizer, '$.calibration.tokenizer'));
     if (cal.sequences !== undefined) args.calibSequences = num(cal.sequences, '$.calibration.sequences');
     if (cal.length !== undefined) args.calibLength = num(cal.length, '$.calibration.length');
+    if (cal.windows !== undefined) {
+      const w = str(cal.windows, '$.calibration.windows');
+      if (w !== 'sequential' && w !== 'random') throw bad('$.calibration.windows', "must be 'sequential' or 'random'");
+      args.calibWindows = w;
+    }
     if (cal.seed !== undefined) args.seed = num(cal.seed, '$.calibration.seed');
   }
   if (c.verify !== undefined) {

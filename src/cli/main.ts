@@ -116,6 +116,7 @@ function buildCli(y: Argv, setCode: (c: number) => void, plugins: string[]): Arg
             tokenizer: a.tokenizer,
             calibSequences: a['calib-sequences'],
             calibLength: a['calib-length'],
+            calibWindows: a['calib-windows'] as 'sequential' | undefined,
             seed: a.seed,
             calibration: a.calibration as 'blockwise' | undefined,
             quiet: a.quiet,
@@ -161,6 +162,7 @@ function buildCli(y: Argv, setCode: (c: number) => void, plugins: string[]): Arg
             tokenizer: a.tokenizer,
             calibSequences: a['calib-sequences'],
             calibLength: a['calib-length'],
+            calibWindows: a['calib-windows'] as 'sequential' | undefined,
             seed: a.seed,
           }),
         ),
@@ -197,6 +199,7 @@ function buildCli(y: Argv, setCode: (c: number) => void, plugins: string[]): Arg
             tokenizer: a.tokenizer,
             calibSequences: a['calib-sequences'],
             calibLength: a['calib-length'],
+            calibWindows: a['calib-windows'] as 'sequential' | undefined,
             seed: a.seed,
             calibration: a.calibration as 'blockwise' | undefined,
           }),
@@ -209,7 +212,7 @@ function buildCli(y: Argv, setCode: (c: number) => void, plugins: string[]): Arg
           'run the model on calibration sequences and write test_data_set_N/{input,output}_K.pb',
           (cc) => withCalibrationOptions(cc.positional('model', { type: 'string', demandOption: true }).option('output', { alias: 'o', type: 'string', demandOption: true, describe: 'folder for the data sets' })),
           async (a) =>
-            setCode(await goldenMakeCommand({ model: a.model, output: a.output, calib: a.calib, tokenizer: a.tokenizer, calibSequences: a['calib-sequences'], calibLength: a['calib-length'], seed: a.seed })),
+            setCode(await goldenMakeCommand({ model: a.model, output: a.output, calib: a.calib, tokenizer: a.tokenizer, calibSequences: a['calib-sequences'], calibLength: a['calib-length'], calibWindows: a['calib-windows'] as 'sequential' | undefined, seed: a.seed })),
         )
         .command(
           'check <model> <dir>',

@@ -18,6 +18,7 @@ export function reproducerLine(args: OptimizeArgs, pipeline: string): string {
   option('tokenizer', args.tokenizer === undefined ? undefined : resolve(args.tokenizer));
   option('calib-sequences', args.calibSequences);
   option('calib-length', args.calibLength);
+  option('calib-windows', args.calibWindows);
   option('seed', args.seed);
   option('calibration', args.calibration);
   option('scores', args.scores === undefined ? undefined : resolve(args.scores));

@@ -112,7 +112,7 @@ export async function optimize(args: OptimizeArgs): Promise<OptimizeOutcome> {
     progress,
     // Loaded only if a pass asks: passes that need no calibration never read the file.
     loadCalibration: (m: Model) => loadCalibrationFromArgs(m, args),
-    ...(args.heldout ? { loadHeldout: (m: Model) => loadCalibrationFromArgs(m, { ...args, calib: args.heldout }) } : {}),
+    ...(args.heldout ? { loadHeldout: (m: Model) => loadCalibrationFromArgs(m, { ...args, calib: args.heldout, calibWindows: 'sequential' }) } : {}),
   };
   if (scores !== undefined) services.scores = scores;
   if (args.calibration) services.calibrationMode = args.calibration;
@@ -163,7 +163,7 @@ export async function optimize(args: OptimizeArgs): Promise<OptimizeOutcome> {
     // Compare the files as written: the reference is re-read, since passes edited `model` in place.
     const original = loadModel(input);
     // Held-out tokens when given: the check then measures what the calibration data did not tune.
-    const data = await loadCalibrationFromArgs(original, args.heldout ? { ...args, calib: args.heldout } : args);
+    const data = await loadCalibrationFromArgs(original, args.heldout ? { ...args, calib: args.heldout, calibWindows: 'sequential' } : args);
     verification = await compareModels(original, loadModel(output), data, { thresholds: thresholds ?? {}, labels: ['original', 'optimized'] });
     run.report.verify = verification;
     if (!args.json && !args.quiet) process.stderr.write(formatComparison(verification) + "\n");
