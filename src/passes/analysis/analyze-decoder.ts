@@ -127,6 +127,10 @@ export function analyzeDecoder(model: Model, options: AnalyzeOptions = {}): Laye
       xIn = attJoin.streamIn;
     } else if (ffnJoin?.parallelWith) {
       const n1 = ffnJoin.parallelWith;
+      if (ffnOutputs.has(n1.output)) {
+        unrecognized.push({ index, reason: `the FFN output ${ffn.output.name} is added to another FFN's output ${n1.output.name} before the stream: FFNs side by side (block-parallel with fuse-ffn=false) are not recognized` });
+        return;
+      }
       // The node that adds the attention output (a + f, or x + a).
       const use = n1.output.uses.find((u) => u.index < 2 && an.sumNode(u.node));
       const join: ResidualJoin | undefined = use && { ...joinOf(an.sumNode(use.node)!, use.index as 0 | 1, n1.output, xMid, ffnJoin.join.out), parallel: true };
@@ -182,6 +186,20 @@ export function analyzeDecoder(model: Model, options: AnalyzeOptions = {}): Laye
     };
     layers.push({ index, residualIn: xIn, residualMid: xMid, residualOut: ffnJoin.out, attention, ffn: ffnInfo, parallel, ...(span ? { span } : {}), ...(attentions ? { attentions } : {}) });
   });
+
+  // FFNs side by side after one attention (block-parallel's merged window with fuse-ffn=false) each
+  // find that attention: not separate layers, so none of them is claimed as one.
+  const byAttention = new Map<Value, LayerInfo[]>();
+  for (const l of layers) if (l.attention) byAttention.set(l.attention.output, [...(byAttention.get(l.attention.output) ?? []), l]);
+  for (const shared of byAttention.values()) {
+    if (shared.length < 2) continue;
+    const names = shared.map((l) => l.index).join(', ');
+    for (const l of shared) {
+      layers.splice(layers.indexOf(l), 1);
+      unrecognized.push({ index: l.index, reason: `layers ${names} add their FFNs to the output of one attention (${l.attention!.output.name}) side by side (block-parallel with fuse-ffn=false): not recognized` });
+    }
+  }
+  unrecognized.sort((a, b) => a.index - b.index);
 
   assignCaches(layers);
   const backbone: Value[] = [];

@@ -86,6 +86,19 @@ describe('the layer map of a block-parallel window with separate attentions (mer
   });
 });
 
+describe('block-parallel windows with fuse-ffn=false (FFNs side by side) are reported unrecognized, not misread', () => {
+  for (const mergeHeads of [false, true]) {
+    it(`merge-heads=${mergeHeads}: layers 1 and 2 are unrecognized with the reason; 0 and 3 are as before`, async () => {
+      const model = await parallelized(await loadModel(join(EXPORTS, 'optimum/llama-kv/model.onnx')), { windows: [[1, 2]], 'merge-heads': mergeHeads, 'fuse-ffn': false });
+      const map = analyzeDecoder(model);
+      expect(map.layers.map((l) => l.index)).toEqual([0, 3]);
+      expect(map.unrecognized.map((u) => u.index)).toEqual([1, 2]);
+      for (const u of map.unrecognized) expect(u.reason).toMatch(/side by side \(block-parallel with fuse-ffn=false\)/);
+      expect(originalLayerCount(map)).toBe(4);
+    });
+  }
+});
+
 describe('-1 in protect means the last layer of the model, by original index', () => {
   it('attn-prune after block-parallel on the 16-layer trained model protects layer 15 (the map has 14 entries)', async () => {
     const model = await parallelized(await loadModel(TINYLLAMA), { windows: [[4, 5], [8, 9]] });
