@@ -192,7 +192,8 @@ export function analyzeDecoder(model: Model, options: AnalyzeOptions = {}): Laye
   const byAttention = new Map<Value, LayerInfo[]>();
   for (const l of layers) if (l.attention) byAttention.set(l.attention.output, [...(byAttention.get(l.attention.output) ?? []), l]);
   for (const shared of byAttention.values()) {
-    if (shared.length < 2) continue;
+    // Only FFNs added to a partial sum (f_1 + f_2 joined to x'), not a duplicate of one layer's FFN.
+    if (shared.length < 2 || !shared.every((l) => l.ffn?.join?.parallel)) continue;
     const names = shared.map((l) => l.index).join(', ');
     for (const l of shared) {
       layers.splice(layers.indexOf(l), 1);
