@@ -1,4 +1,4 @@
-import type { LayerInfo, LayerMap } from '../analysis/layer-map.js';
+import { parallelWindowNote, type LayerInfo, type LayerMap } from '../analysis/layer-map.js';
 import { sameStream } from '../analysis/stream-casts.js';
 
 /** The layers of window [j, k], in order (undefined entries for unrecognized layers). */
@@ -22,9 +22,13 @@ export function windowProblem(map: LayerMap, window: readonly number[]): string 
   for (const [at, l] of layers.entries()) {
     const t = j + at;
     if (!l) {
+      const holder = map.layers.find((x) => x.span && t >= x.span[0] && t <= x.span[1]);
+      if (holder?.attentions) return `${parallelWindowNote(holder)}: already parallel`;
+      if (holder) return `layer ${t} is part of layers ${holder.span![0]}-${holder.span![1]}, whose FFNs are fused into one`;
       const u = map.unrecognized.find((x) => x.index === t);
       return `layer ${t} was not recognized${u ? `: ${u.reason}` : ''}`;
     }
+    if (l.attentions) return `${parallelWindowNote(l)}: already parallel`;
     if (l.span) return `layer ${t} holds an FFN fused by ffn-fuse (layers ${l.span[0]}-${l.span[1]}); run block-parallel before ffn-fuse`;
     if (l.parallel) return `layer ${t} is already a parallel-residual block`;
     if (!l.attention) return `layer ${t} has no attention sublayer (removed by attn-prune?)`;

@@ -83,6 +83,9 @@ describe('the layer map of a block-parallel window with separate attentions (mer
     const ctx = { log: (s: string) => logs.push(s), report: {} as Record<string, unknown>, services: {} };
     await expect(attnPrune({ layers: [2], protect: [] }).run(copyModel(model), ctx)).rejects.toThrow(/^attn-prune: layer 2: layers 1-2 run their attentions in parallel \(block-parallel with merge-heads=false\); attn-prune leaves such a window alone$/);
     expect(logs).toContain('layers 1-2 run their attentions in parallel (block-parallel with merge-heads=false): left alone');
+    // block-parallel again over the window says so.
+    await expect(blockParallel({ windows: [[2, 3]] }).run(copyModel(model), ctx)).rejects.toThrow(/^block-parallel: window \[2,3\]: layers 1-2 run their attentions in parallel \(block-parallel with merge-heads=false\): already parallel$/);
+    await expect(blockParallel({ windows: [[1, 3]], 'merge-heads': false }).run(copyModel(model), ctx)).rejects.toThrow(/^block-parallel: window \[1,3\]: layers 1-2 run their attentions in parallel \(block-parallel with merge-heads=false\): already parallel$/);
   });
 });
 
