@@ -1,6 +1,6 @@
 import { cloneModel } from '../../ir/clone.js';
 import type { Model } from '../../ir/model.js';
-import { runTrials, toFloat64, type CalibrationMode, type CalibrationStats } from '../measure/index.js';
+import { realTokenRows, runTrials, type CalibrationMode, type CalibrationStats } from '../measure/index.js';
 import type { LayerMap } from '../analysis/layer-map.js';
 import { cosineDistance, type DependencyMatrix } from '../ffn-fusion/dependency-matrix.js';
 import { bypassSublayer, joinIn } from '../rewrite/residual-join.js';
@@ -36,17 +36,9 @@ export async function blockMatrix(model: Model, map: LayerMap, windows: readonly
   const chunks = trials.map((t) => new Map(t.wanted.map((n) => [n, [] as Float64Array[]])));
   let positions = 0;
   await runTrials(trials, o.sequences, { batchSize: o.batchSize ?? 8, threads: o.threads, calibration: o.calibration, stats: o.stats, map }, (t, batch, name, value) => {
-    const flat = batch.mask.flat();
-    const data = toFloat64(value);
-    const h = data.length / flat.length;
-    const real = flat.filter((m) => m).length;
-    const kept = new Float64Array(real * h);
-    let w = 0;
-    flat.forEach((m, p) => {
-      if (m) kept.set(data.subarray(p * h, (p + 1) * h), (w++) * h);
-    });
-    chunks[t]!.get(name)![batch.index] = kept;
-    if (t === 0 && name === trials[0]!.wanted[0]) positions += real;
+    const { rows, count } = realTokenRows(batch.mask, value);
+    chunks[t]!.get(name)![batch.index] = rows;
+    if (t === 0 && name === trials[0]!.wanted[0]) positions += count;
   });
   const contribution = (t: number, l: number) => {
     const [a, f] = parts(l).map((n) => concat(chunks[t]!.get(n)!));

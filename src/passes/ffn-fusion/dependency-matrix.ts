@@ -1,7 +1,7 @@
 import type { Model } from '../../ir/model.js';
 import { cloneModel } from '../../ir/clone.js';
 import { decoderSignature } from '../../ir/decoder-signature.js';
-import { runTrials, toFloat64, tokenBatches, type CalibrationMode, type CalibrationStats } from '../measure/index.js';
+import { realTokenRows, runTrials, tokenBatches, type CalibrationMode, type CalibrationStats } from '../measure/index.js';
 import type { LayerMap } from '../analysis/layer-map.js';
 import { bypassSublayer, joinIn } from '../rewrite/residual-join.js';
 
@@ -49,18 +49,9 @@ export async function dependencyMatrix(model: Model, map: LayerMap, runs: readon
   const nBatches = [...tokenBatchesOf(model, o)].length;
   let done = 0;
   await runTrials(trials, o.sequences, { batchSize: o.batchSize ?? 8, threads: o.threads, calibration: o.calibration, stats: o.stats }, (t, batch, name, value) => {
-    const flat = batch.mask.flat();
-    const data = toFloat64(value);
-    const h = data.length / flat.length;
-    // Keep real tokens only, in order.
-    const real = flat.filter((m) => m).length;
-    const kept = new Float64Array(real * h);
-    let w = 0;
-    flat.forEach((m, p) => {
-      if (m) kept.set(data.subarray(p * h, (p + 1) * h), (w++) * h);
-    });
-    chunks[t]!.get(name)![batch.index] = kept;
-    if (t === 0 && name === trials[0]!.wanted[0]) positions += real;
+    const { rows, count } = realTokenRows(batch.mask, value);
+    chunks[t]!.get(name)![batch.index] = rows;
+    if (t === 0 && name === trials[0]!.wanted[0]) positions += count;
     if (++delivered[t]! === nBatches * trials[t]!.wanted.length) o.onEvaluation?.(++done, total);
   });
   const baseline = new Map([...chunks[0]!].map(([n, c]) => [n, concat(c)]));
