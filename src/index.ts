@@ -38,6 +38,9 @@ export { generateRunner, writeRunner } from './codegen/ts-runner/index.js';
 // Passes
 export { definePass, type OptionSpec, type OptionSpecs, type Pass, type PassContext, type PassDefinition, type PassResult } from './passes/pass.js';
 export { buildPipeline, runPipeline, runSteps, type PipelineRun, type PipelineStep, type RunOptions } from './passes/pass-manager.js';
+export { AnalysisManager, analysesOf, LAYER_MAP, type Analysis } from './passes/analyses.js';
+export type { PassInstrument, PassStep, PassTiming } from './passes/instrumentation.js';
+export type { PassServices } from './passes/pass.js';
 export { parsePipeline, printPipeline, type PipelineElement } from './passes/pipeline.js';
 export { PassRegistry, defaultRegistry } from './passes/registry.js';
 export { loadPlugin } from './passes/plugins.js';
