@@ -30,6 +30,27 @@ export function withCalibrationOptions<T>(y: Argv<T>) {
     .option('calibration', { type: 'string', choices: ['blockwise', 'whole'], describe: "run calibration one decoder layer at a time (blockwise, the default) or as one whole-model session (whole)" });
 }
 
+/** The parsed values of withCalibrationOptions' flags, as every command takes them. */
+export function calibrationArgs(a: {
+  calib?: string;
+  tokenizer?: string;
+  'calib-sequences'?: number;
+  'calib-length'?: number;
+  'calib-windows'?: string;
+  seed?: number;
+  calibration?: string;
+}): CalibrationArgs {
+  return {
+    calib: a.calib,
+    tokenizer: a.tokenizer,
+    calibSequences: a['calib-sequences'],
+    calibLength: a['calib-length'],
+    calibWindows: a['calib-windows'] as CalibrationArgs['calibWindows'],
+    seed: a.seed,
+    calibration: a.calibration as CalibrationArgs['calibration'],
+  };
+}
+
 export function calibrationSpec(args: CalibrationArgs): CalibrationSpec {
   if (!args.calib || args.calib === 'sampled') return { kind: 'sampled' };
   const spec = specFromPath(args.calib, args.tokenizer);

@@ -11,7 +11,7 @@ import { readConfigFile } from './config-file.js';
 import { goldenCheckCommand, goldenMakeCommand } from './commands/golden.js';
 import { exploreCommand } from './commands/explore.js';
 import { verifyCommand } from './commands/verify.js';
-import { withCalibrationOptions } from './calibration-args.js';
+import { calibrationArgs, withCalibrationOptions } from './calibration-args.js';
 import { formatPassList } from './commands/list-passes.js';
 import { optimizeCommand } from './commands/optimize.js';
 import { EXIT_USAGE, reportError } from './exit.js';
@@ -111,14 +111,8 @@ function buildCli(y: Argv, setCode: (c: number) => void, plugins: string[]): Arg
             plugins,
             report: a.report,
             target: a.target as 'any',
-            calib: a.calib,
             heldout: a.heldout,
-            tokenizer: a.tokenizer,
-            calibSequences: a['calib-sequences'],
-            calibLength: a['calib-length'],
-            calibWindows: a['calib-windows'] as 'sequential' | undefined,
-            seed: a.seed,
-            calibration: a.calibration as 'blockwise' | undefined,
+            ...calibrationArgs(a),
             quiet: a.quiet,
             json: a.json,
           }),
@@ -158,12 +152,7 @@ function buildCli(y: Argv, setCode: (c: number) => void, plugins: string[]): Arg
             minTop1: a['min-top1'],
             maxAbs: a['max-abs'],
             json: a.json,
-            calib: a.calib,
-            tokenizer: a.tokenizer,
-            calibSequences: a['calib-sequences'],
-            calibLength: a['calib-length'],
-            calibWindows: a['calib-windows'] as 'sequential' | undefined,
-            seed: a.seed,
+            ...calibrationArgs(a),
           }),
         ),
     )
@@ -195,13 +184,7 @@ function buildCli(y: Argv, setCode: (c: number) => void, plugins: string[]): Arg
             json: a.json,
             report: a.report,
             quiet: a.quiet,
-            calib: a.calib,
-            tokenizer: a.tokenizer,
-            calibSequences: a['calib-sequences'],
-            calibLength: a['calib-length'],
-            calibWindows: a['calib-windows'] as 'sequential' | undefined,
-            seed: a.seed,
-            calibration: a.calibration as 'blockwise' | undefined,
+            ...calibrationArgs(a),
           }),
         ),
     )
@@ -212,7 +195,7 @@ function buildCli(y: Argv, setCode: (c: number) => void, plugins: string[]): Arg
           'run the model on calibration sequences and write test_data_set_N/{input,output}_K.pb',
           (cc) => withCalibrationOptions(cc.positional('model', { type: 'string', demandOption: true }).option('output', { alias: 'o', type: 'string', demandOption: true, describe: 'folder for the data sets' })),
           async (a) =>
-            setCode(await goldenMakeCommand({ model: a.model, output: a.output, calib: a.calib, tokenizer: a.tokenizer, calibSequences: a['calib-sequences'], calibLength: a['calib-length'], calibWindows: a['calib-windows'] as 'sequential' | undefined, seed: a.seed })),
+            setCode(await goldenMakeCommand({ model: a.model, output: a.output, ...calibrationArgs(a) })),
         )
         .command(
           'check <model> <dir>',
