@@ -1,6 +1,6 @@
 import { cloneModel } from '../../ir/clone.js';
 import type { Model } from '../../ir/model.js';
-import { realTokenRows, runTrials, type CalibrationMode, type CalibrationStats } from '../measure/index.js';
+import { concatRows, realTokenRows, runTrials, type CalibrationMode, type CalibrationStats } from '../measure/index.js';
 import type { LayerMap } from '../analysis/layer-map.js';
 import { cosineDistance, type DependencyMatrix } from '../ffn-fusion/dependency-matrix.js';
 import { bypassSublayer, joinIn } from '../rewrite/residual-join.js';
@@ -41,7 +41,7 @@ export async function blockMatrix(model: Model, map: LayerMap, windows: readonly
     if (t === 0 && name === trials[0]!.wanted[0]) positions += count;
   });
   const contribution = (t: number, l: number) => {
-    const [a, f] = parts(l).map((n) => concat(chunks[t]!.get(n)!));
+    const [a, f] = parts(l).map((n) => concatRows(chunks[t]!.get(n)!));
     for (let p = 0; p < a!.length; p++) a![p] = a![p]! + f![p]!;
     return a!;
   };
@@ -98,14 +98,4 @@ export function selectWindows(scores: readonly WindowScore[], count: number): Wi
 
 function range(j: number, k: number): number[] {
   return Array.from({ length: k - j + 1 }, (_, i) => j + i);
-}
-
-function concat(parts: Float64Array[]): Float64Array {
-  const out = new Float64Array(parts.reduce((s, p) => s + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
 }

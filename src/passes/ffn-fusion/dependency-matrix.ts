@@ -1,7 +1,7 @@
 import type { Model } from '../../ir/model.js';
 import { cloneModel } from '../../ir/clone.js';
 import { decoderSignature } from '../../ir/decoder-signature.js';
-import { realTokenRows, runTrials, tokenBatches, type CalibrationMode, type CalibrationStats } from '../measure/index.js';
+import { concatRows, realTokenRows, runTrials, tokenBatches, type CalibrationMode, type CalibrationStats } from '../measure/index.js';
 import type { LayerMap } from '../analysis/layer-map.js';
 import { bypassSublayer, joinIn } from '../rewrite/residual-join.js';
 
@@ -54,11 +54,11 @@ export async function dependencyMatrix(model: Model, map: LayerMap, runs: readon
     if (t === 0 && name === trials[0]!.wanted[0]) positions += count;
     if (++delivered[t]! === nBatches * trials[t]!.wanted.length) o.onEvaluation?.(++done, total);
   });
-  const baseline = new Map([...chunks[0]!].map(([n, c]) => [n, concat(c)]));
+  const baseline = new Map([...chunks[0]!].map(([n, c]) => [n, concatRows(c)]));
   removals.forEach(({ i, downstream }, k) => {
     downstream.forEach((j) => {
       const name = outputName(j);
-      values[at.get(i)!]![at.get(j)!] = cosineDistance(baseline.get(name)!, concat(chunks[k + 1]!.get(name)!), positions);
+      values[at.get(i)!]![at.get(j)!] = cosineDistance(baseline.get(name)!, concatRows(chunks[k + 1]!.get(name)!), positions);
     });
   });
   return { layers, values, evaluations: total };
@@ -78,16 +78,6 @@ export function withoutFfn(model: Model, map: LayerMap, i: number): Model {
 
 function* tokenBatchesOf(model: Model, o: MatrixOptions): Generator<number[][]> {
   yield* tokenBatches(o.sequences, o.batchSize ?? 8, { equalLength: !decoderSignature(model).attentionMask });
-}
-
-function concat(parts: Float64Array[]): Float64Array {
-  const out = new Float64Array(parts.reduce((s, p) => s + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
 }
 
 /** Mean over tokens of 1 − cos(a_t, b_t). */

@@ -6,7 +6,7 @@
 export { residualBoundaries, sliceBoundaries } from './boundaries.js';
 export { calibrationFor } from './calibration.js';
 export { logitsOf, logProbRows, meanKl, sumKl, type LogitsOptions } from './logits.js';
-export { realTokenRows } from './rows.js';
+export { concatRows, realTokenRows } from './rows.js';
 export { runTrials, type CalibrationMode, type CalibrationStats, type MeasureTrialOptions, type TrialBatch, type TrialRunOptions } from './trials.js';
 // Runtime pieces measuring passes use beside the trials: batching as the trials batch, probes, feeds.
 export { tokenBatches } from '../../runtime/calibration/batches.js';

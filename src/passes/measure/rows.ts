@@ -17,3 +17,14 @@ export function realTokenRows(mask: readonly (readonly number[])[], value: ort.T
   });
   return { rows, count };
 }
+
+/** The batches' rows (from realTokenRows) as one array, in batch order. */
+export function concatRows(parts: readonly Float64Array[]): Float64Array {
+  const out = new Float64Array(parts.reduce((s, p) => s + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
