@@ -20,8 +20,8 @@ import { openSlice } from '../../../src/runtime/blocks/slice-session.js';
 import { fromTextBytes } from '../../../src/runtime/calibration/index.js';
 import { DecoderRunner, decoderSignature, sequenceFeeds } from '../../../src/runtime/decoder-inputs.js';
 import { copyModel } from '../../../src/runtime/probes.js';
-import { ModelSession } from '../../../src/runtime/session.js';
 import { toFloat64 } from '../../../src/verify/metrics.js';
+import { modelLogits as logits } from '../../helpers/ort.js';
 import { MODELS, TINYLLAMA, TINYLLAMA_KV } from '../../helpers/paths.js';
 
 const TOKENS = Array.from(Buffer.from('dpkg --configure -a finishes interrupted installs; '));
@@ -35,14 +35,6 @@ async function parallelize(model: Model, options: Parameters<typeof blockParalle
   return { model: m, result, report: ctx.report['block-parallel'] as BlockParallelReport };
 }
 
-async function logits(model: Model, tokens: number[]): Promise<Float32Array> {
-  const s = await ModelSession.create(model);
-  try {
-    return Float32Array.from(toFloat64((await s.run(sequenceFeeds(decoderSignature(model), [tokens]).feeds)).logits!));
-  } finally {
-    await s.release();
-  }
-}
 
 /** Logits of a prefill then `steps` cached decode steps, concatenated. */
 async function decodeLogits(model: Model, tokens: number[], steps: number): Promise<Float32Array> {

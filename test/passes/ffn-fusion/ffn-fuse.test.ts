@@ -10,10 +10,9 @@ import { candidateRuns } from '../../../src/passes/ffn-fusion/candidates.js';
 import { ffnFuse, type FfnFuseReport } from '../../../src/passes/ffn-fusion/ffn-fuse.js';
 import { fromTextBytes } from '../../../src/runtime/calibration/index.js';
 import { copyModel } from '../../../src/runtime/probes.js';
-import { decoderSignature, DecoderRunner, sequenceFeeds } from '../../../src/runtime/decoder-inputs.js';
-import { ModelSession } from '../../../src/runtime/session.js';
+import { DecoderRunner } from '../../../src/runtime/decoder-inputs.js';
 import { compareModels } from '../../../src/verify/compare.js';
-import { toFloat64 } from '../../../src/verify/metrics.js';
+import { modelLogits as logits } from '../../helpers/ort.js';
 import { MODELS, TINYLLAMA, TINYLLAMA_KV } from '../../helpers/paths.js';
 
 const calib = () => fromTextBytes(join(MODELS, 'calib.txt'), { numSequences: 4, sequenceLength: 48 });
@@ -26,15 +25,6 @@ async function run(model: Model, pass: ReturnType<typeof ffnFuse> | ReturnType<t
   return { result: r, report: ctx.report };
 }
 
-async function logits(model: Model, tokens: number[]): Promise<Float32Array> {
-  const s = await ModelSession.create(model);
-  try {
-    // fp16 logits come back as raw half bits: decode them.
-    return Float32Array.from(toFloat64((await s.run(sequenceFeeds(decoderSignature(model), [tokens]).feeds)).logits!));
-  } finally {
-    await s.release();
-  }
-}
 
 /** The un-fused "parallel" form of group j..k: every FFN of the group reads its own norm of x_j. */
 function parallelReference(model: Model, j: number, k: number): Model {
